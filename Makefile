@@ -1,0 +1,71 @@
+# The commands the README shows. Everything a target needs is installed by the target itself,
+# so a fresh clone on a new machine needs only Python 3.11+ and make (and root or sudo for the
+# one system package, `prometheus`, that provides promtool and the Prometheus server).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STACK  ?= staging
+CHECKOV_VENV := .tools/checkov
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(CHECKOV_VENV)/bin:$(PATH)
+
+.PHONY: synth diff test lint fmt typecheck pytest bench deps dev-deps system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files make re-runs fast and re-install when a requirements file changes.
+$(VENV)/.runtime-deps: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt app/requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
+	touch $@
+
+# checkov pins packaging<24 and pulumi needs packaging>=26: checkov gets its own environment.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+deps: $(VENV)/.runtime-deps
+
+dev-deps: $(VENV)/.dev-deps $(CHECKOV_VENV)/.installed system-deps
+
+# promtool and the Prometheus server come from the Debian package `prometheus`.
+system-deps:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+
+synth: deps
+	$(BIN)/python -m stacks synth $(STACK)
+
+diff: deps
+	$(BIN)/python -m stacks diff staging production
+
+lint: $(VENV)/.dev-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev-deps
+	$(BIN)/mypy
+
+pytest: dev-deps
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+fmt: $(VENV)/.dev-deps
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: dev-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache
