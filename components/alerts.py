@@ -20,9 +20,7 @@ __all__ = [
 ]
 
 # Prometheus' duration grammar (model.ParseDuration): units in descending order, each at most once.
-_DURATION = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
-)
+_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 _UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 
 # Kubernetes object names (RFC 1123 labels): also safe to embed in PromQL strings and regexes.
@@ -163,10 +161,7 @@ def app_alert_groups(
     )
     # kube-state-metrics labels restarts with the pod's namespace; Deployment pods are `<svc>-*`.
     pods = f'{{namespace="{namespace}",pod=~"{service}-.*"}}'
-    restarts = (
-        f"increase(kube_pod_container_status_restarts_total{pods}[{t.restart_window}])"
-        f" > {t.restarts}"
-    )
+    restarts = f"increase(kube_pod_container_status_restarts_total{pods}[{t.restart_window}]) > {t.restarts}"
     quantile = f"p{t.latency_quantile * 100:g}"
     return [
         {

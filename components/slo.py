@@ -91,8 +91,7 @@ Percent = Annotated[float, BeforeValidator(_percent), Field(gt=0, lt=100)]
 def _slo_window(value: str, info: ValidationInfo) -> str:
     if not re.match(r"^\d+[dw]$", value):
         raise ValueError(
-            f"{info.field_name}: {value!r} is not a window in days or weeks; allowed: e.g. "
-            "30d, 28d, 7d, 4w"
+            f"{info.field_name}: {value!r} is not a window in days or weeks; allowed: e.g. 30d, 28d, 7d, 4w"
         )
     if duration_seconds(value) <= duration_seconds(ALERT_WINDOWS[-1]):
         raise ValueError(
@@ -243,9 +242,7 @@ def _le_matcher(bound: float) -> str:
     return 'le=~"' + "|".join(s.replace(".", "[.]") for s in spellings) + '"'
 
 
-def _error_ratio_expr(
-    slo: Slo, service: str, namespace: str, window: str, buckets: Sequence[float]
-) -> str:
+def _error_ratio_expr(slo: Slo, service: str, namespace: str, window: str, buckets: Sequence[float]) -> str:
     app = selector(service, namespace)
     sli = slo.sli
     if isinstance(sli, RatioSli):
@@ -364,14 +361,10 @@ def slo_rule_groups(
         for rule in rules:
             rule["labels"] = dict(labels)
         rules.append(
-            _burn_alert(
-                "ErrorBudgetBurnFast", "critical", _PAGE, slo, labels, sel, runbook_base_url
-            )
+            _burn_alert("ErrorBudgetBurnFast", "critical", _PAGE, slo, labels, sel, runbook_base_url)
         )
         rules.append(
-            _burn_alert(
-                "ErrorBudgetBurnSlow", "warning", _TICKET, slo, labels, sel, runbook_base_url
-            )
+            _burn_alert("ErrorBudgetBurnSlow", "warning", _TICKET, slo, labels, sel, runbook_base_url)
         )
         groups.append({"name": f"{service}-slo-{slo.name}", "rules": rules})
     return groups

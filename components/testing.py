@@ -1,0 +1,453 @@
+"""The offline engine: run a Pulumi program under the SDK's mock engine and record what it declares.
+
+`synth(program, project=, stack=, config=)` runs `program` exactly as `pulumi up` would run it (same
+SDK, same registration path, `preview=False` so every `apply` runs), with a mock monitor that
+records each registered resource: its type, name, parent, provider, inputs (camelCase wire names)
+and options. Secret values are replaced by `"[secret]"` as they are recorded, so no consumer of the
+result can leak one. Outputs of resources are fabricated from a table of the resource types and
+invokes this library uses; an invoke the table does not know raises instead of returning `None`.
+
+The SDK's own `pulumi.runtime.test` decorator and `MockMonitor` do the registration; this module
+adds what they lack for reviewing infrastructure: options, parents, providers, secret redaction,
+deterministic ordering and Kubernetes manifests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as _mocks
+from pulumi.runtime import rpc as _rpc
+from pulumi.runtime import settings as _settings
+from pulumi.runtime.config import _SECRET_KEYS
+from pulumi.runtime.config import CONFIG as _CONFIG
+from pulumi.runtime.stack import run_pulumi_func
+
+__all__ = ["SECRET", "SynthResult", "UnknownInvokeError", "synth"]
+
+#: What every secret value becomes in recorded inputs, outputs, files and terminal lines.
+SECRET = "[secret]"
+
+#: The account every fabricated ARN belongs to.
+ACCOUNT_ID = "123456789012"
+
+_HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+_NOT_MANIFESTS = (_HELM_RELEASE, "pulumi:providers:kubernetes")
+
+
+class UnknownInvokeError(LookupError):
+    """The program called a provider function the offline engine has no fabricated answer for."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def redact(value: Any) -> Any:
+    """Turn a deserialized property value into plain JSON data with secrets as `SECRET`.
+
+    A secret map keeps its keys (names such as `DATABASE_URL` are structure, not secret) and has
+    every leaf value replaced, so a Kubernetes Secret or Helm values stay schema-valid.
+    """
+    if _rpc.is_rpc_secret(value):
+        return _blank(value["value"])
+    if isinstance(value, Mapping):
+        return {str(k): redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        # The wire carries every number as a double; integral values are ints in what we write.
+        return int(value)
+    if isinstance(value, pulumi.Resource):
+        return f"[resource {type(value).__name__}]"
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        path = getattr(value, "path", None) or getattr(value, "uri", None)
+        return {"asset": str(path)} if path is not None else {"asset": type(value).__name__}
+    if value is _rpc.UNKNOWN:
+        return "[unknown]"
+    return value
+
+
+def _blank(value: Any) -> Any:
+    if _rpc.is_rpc_secret(value):
+        return _blank(value["value"])
+    if isinstance(value, Mapping):
+        return {str(k): _blank(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_blank(v) for v in value]
+    return SECRET
+
+
+# ---------------------------------------------------------------------------------------------
+# Fabricated outputs
+
+
+@dataclass
+class _World:
+    """What the fabricated outputs agree on: region, account, stack references."""
+
+    region: str
+    stack_references: Mapping[str, Mapping[str, Any]]
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def _aws_outputs(world: _World, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs AWS would compute for the resource types this library declares."""
+    module = typ.split(":")[1].split("/")[0]  # "aws:eks/cluster:Cluster" -> "eks"
+    physical = inputs.get("name") or name
+    out: dict[str, Any] = {"arn": world.arn(module, f"{typ.rsplit(':', 1)[1].lower()}/{physical}")}
+    if typ == "aws:eks/cluster:Cluster":
+        cluster_id = _digest(name, length=32).upper()
+        oidc = f"https://oidc.eks.{world.region}.amazonaws.com/id/{cluster_id}"
+        out |= {
+            "name": physical,
+            "arn": world.arn("eks", f"cluster/{physical}"),
+            "endpoint": f"https://{cluster_id}.gr7.{world.region}.eks.amazonaws.com",
+            "certificateAuthority": {"data": _FAKE_CA},
+            "identities": [{"oidcs": [{"issuer": oidc}]}],
+            "status": "ACTIVE",
+            "version": inputs.get("version"),
+        }
+    elif typ == "aws:iam/role:Role":
+        out |= {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}", "name": physical}
+    elif typ == "aws:iam/policy:Policy":
+        out |= {"arn": f"arn:aws:iam::{ACCOUNT_ID}:policy/{physical}", "name": physical}
+    elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+        host = str(inputs.get("url", "")).removeprefix("https://")
+        out |= {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"}
+    elif typ == "aws:kms/key:Key":
+        key_id = f"{_digest(name, length=8)}-0000-4000-8000-{_digest(name, 'k', length=12)}"
+        out |= {"keyId": key_id, "arn": world.arn("kms", f"key/{key_id}")}
+    elif typ == "aws:ecr/repository:Repository":
+        out |= {
+            "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{world.region}.amazonaws.com/{physical}",
+            "registryId": ACCOUNT_ID,
+            "name": physical,
+        }
+    elif typ == "aws:cloudwatch/logGroup:LogGroup":
+        out |= {"arn": world.arn("logs", f"log-group:{physical}"), "name": physical}
+    elif typ == "aws:s3/bucketV2:BucketV2" or typ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket") or f"{name}-{_digest(name, length=7)}"
+        out |= {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
+    elif typ == "aws:eks/nodeGroup:NodeGroup":
+        out |= {"status": "ACTIVE", "resources": [{"autoscalingGroups": [{"name": f"eks-{name}"}]}]}
+    elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+        out |= {"latestVersion": 1, "defaultVersion": 1}
+    return out
+
+
+def _image_outputs(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    digest = "sha256:" + hashlib.sha256(f"image/{name}".encode()).hexdigest()
+    tags = inputs.get("tags") or []
+    repo = str(tags[0]).rsplit(":", 1)[0] if tags else name
+    return {"digest": digest, "ref": f"{repo}@{digest}"}
+
+
+def _stack_reference_outputs(world: _World, name: str) -> dict[str, Any]:
+    if name not in world.stack_references:
+        raise UnknownInvokeError(
+            f"StackReference {name!r} has no fabricated outputs: pass "
+            f"stack_references={{{name!r}: {{...outputs...}}}} to synth()"
+        )
+    outputs = dict(world.stack_references[name])
+    return {"name": name, "outputs": outputs, "secretOutputNames": sorted(outputs)}
+
+
+_AZ_LETTERS = "abcdef"
+#: base64 of a PEM-shaped placeholder: no real certificate is needed offline.
+_FAKE_CA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCm1vY2sKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+
+
+def _invoke(world: _World, token: str, args: dict[str, Any]) -> dict[str, Any]:
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        names = [f"{world.region}{letter}" for letter in _AZ_LETTERS]
+        return {
+            "id": world.region,
+            "names": names,
+            "zoneIds": [f"use1-az{i + 1}" for i in range(len(names))],
+            "groupNames": [world.region] * len(names),
+            "state": args.get("state"),
+        }
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+            "id": ACCOUNT_ID,
+            "accountId": ACCOUNT_ID,
+            "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/synth",
+            "userId": "AIDASYNTHMOCK",
+        }
+    if token == "aws:index/getRegion:getRegion":
+        return {
+            "id": world.region,
+            "name": world.region,
+            "region": world.region,
+            "endpoint": f"ec2.{world.region}.amazonaws.com",
+            "description": world.region,
+        }
+    if token == "aws:index/getPartition:getPartition":
+        return {
+            "id": "aws",
+            "partition": "aws",
+            "dnsSuffix": "amazonaws.com",
+            "reverseDnsPrefix": "com.amazonaws",
+        }
+    if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+        registry = args.get("registryId") or ACCOUNT_ID
+        return {
+            "id": world.region,
+            "registryId": registry,
+            "userName": "AWS",
+            "password": "synth-ecr-password",
+            "authorizationToken": "QVdTOnN5bnRoLWVjci1wYXNzd29yZA==",
+            "proxyEndpoint": f"https://{registry}.dkr.ecr.{world.region}.amazonaws.com",
+            "expiresAt": "2030-01-01T00:00:00Z",
+        }
+    raise UnknownInvokeError(
+        f"the offline engine has no fabricated result for invoke {token!r}; "
+        "add it to components/testing.py so tests do not silently receive None"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Recording
+
+
+class _Mocks(_mocks.Mocks):
+    def __init__(self, world: _World) -> None:
+        self.world = world
+
+    def new_resource(self, args: _mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        if typ.startswith("pulumi:providers:"):
+            return f"{name}-provider-id", inputs
+        if typ == "pulumi:pulumi:StackReference":
+            return name, _stack_reference_outputs(self.world, name)
+        state = dict(inputs)
+        if typ.startswith("aws:"):
+            state |= _aws_outputs(self.world, typ, name, inputs)
+            rid = str(state.get("bucket") or state.get("name") or f"{name}-{_digest(typ, name, length=8)}")
+            return rid, state
+        if typ == "docker-build:index:Image":
+            state |= _image_outputs(name, inputs)
+            return state["ref"], state
+        if typ == _HELM_RELEASE:
+            release = inputs.get("name") or name
+            state |= {
+                "status": {
+                    "name": release,
+                    "namespace": inputs.get("namespace"),
+                    "status": "deployed",
+                }
+            }
+            return f"{inputs.get('namespace')}/{release}", state
+        if typ.startswith("kubernetes:"):
+            meta: dict[str, Any] = state.get("metadata") or {}
+            ns = meta.get("namespace")
+            return f"{ns}/{meta.get('name', name)}" if ns else str(meta.get("name", name)), state
+        return f"{name}-id", state
+
+    def call(self, args: _mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        # A bare dict means "no check failures" to the SDK's mock monitor.
+        return _invoke(self.world, args.token, dict(args.args))
+
+
+def _real_urn(urn: str) -> str:
+    # The SDK's mock monitor qualifies top-level types with the stack's type
+    # ("pulumi:pulumi:Stack$aws:..."); the real engine does not. Record the URN `pulumi up` makes.
+    return urn.replace("::pulumi:pulumi:Stack$", "::")
+
+
+class _RecordingMonitor(_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping each registration's parent, provider and options."""
+
+    def __init__(self, mocks: _Mocks) -> None:
+        super().__init__(mocks)
+        self.records: dict[str, dict[str, Any]] = {}
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = _rpc.deserialize_properties(request.object, keep_unknowns=True)
+        implied = {dep for deps in request.propertyDependencies.values() for dep in deps.urns}
+        urn = _real_urn(response.urn)
+        parent = _real_urn(request.parent) if request.parent else None
+        record = {
+            "urn": urn,
+            "type": request.type,
+            "name": request.name,
+            # Resources parented to the stack itself are top-level: `parent` is null for them.
+            "parent": None if parent and "::pulumi:pulumi:Stack::" in parent else parent,
+            "custom": bool(request.custom),
+            "provider": _real_urn(request.provider.rsplit("::", 1)[0]) if request.provider else None,
+            "inputs": redact(inputs),
+            "options": {
+                "protect": bool(request.protect),
+                "retainOnDelete": bool(request.retainOnDelete),
+                # Explicit `depends_on` only: dependencies implied by an input are not options.
+                "dependsOn": sorted(set(request.dependencies) - implied),
+                "ignoreChanges": sorted(request.ignoreChanges),
+                "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            },
+        }
+        with self._lock:
+            self.records[urn] = record
+        return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Result
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """What a program declared: resources (the `resources.json` schema) and stack outputs."""
+
+    project: str
+    stack: str
+    resources: list[dict[str, Any]]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[dict[str, Any]]:
+        """Every resource of this Pulumi type token, in URN order."""
+        return [r for r in self.resources if r["type"] == type_token]
+
+    def named(self, name: str) -> dict[str, Any]:
+        """The one resource with this Pulumi name (raises KeyError if none or several)."""
+        found = [r for r in self.resources if r["name"] == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources are named {name!r}")
+        return found[0]
+
+    def children_of(self, urn: str) -> list[dict[str, Any]]:
+        """Direct children of the resource with this URN."""
+        return [r for r in self.resources if r["parent"] == urn]
+
+    @property
+    def manifests(self) -> list[dict[str, Any]]:
+        """Every Kubernetes object the program declares (custom resources included)."""
+        return [
+            r["inputs"]
+            for r in self.resources
+            if r["custom"] and r["type"].startswith("kubernetes:") and r["type"] not in _NOT_MANIFESTS
+        ]
+
+    def manifest(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        """The Kubernetes object of this kind and name (and namespace, when given)."""
+        for m in self.manifests:
+            meta = m.get("metadata", {})
+            if (
+                m.get("kind") == kind
+                and meta.get("name") == name
+                and (namespace is None or meta.get("namespace") == namespace)
+            ):
+                return m
+        raise KeyError(f"no {kind} {namespace + '/' if namespace else ''}{name} was declared")
+
+    @property
+    def helm_releases(self) -> list[dict[str, Any]]:
+        """Every Helm release (`kubernetes.helm.v3.Release`) with its chart, version and values."""
+        return self.of_type(_HELM_RELEASE)
+
+    def to_json(self) -> str:
+        """The `resources.json` document: stable key order, two-space indent, trailing newline."""
+        doc = {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": self.resources,
+            "outputs": self.outputs,
+        }
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+@contextlib.contextmanager
+def _isolated_runtime() -> Iterator[asyncio.AbstractEventLoop]:
+    """A fresh event loop and settings for one run; the caller's are restored afterwards."""
+    saved = dict(_settings.SETTINGS.__dict__)
+    saved_values = {k: v.get() for k, v in saved.items() if hasattr(v, "get") and hasattr(v, "set")}
+    saved_root = _settings.ROOT.get()
+    saved_config, saved_secret_keys = _CONFIG.get(), _SECRET_KEYS.get()
+    try:
+        previous_loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        previous_loop = None
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        loop.close()
+        asyncio.set_event_loop(previous_loop)
+        for key, var in saved.items():
+            if key in saved_values:
+                var.set(saved_values[key])
+        _settings.ROOT.set(saved_root)
+        _CONFIG.set(saved_config)
+        _SECRET_KEYS.set(saved_secret_keys)
+
+
+def _config_strings(config: Mapping[str, Any]) -> dict[str, str]:
+    # The engine hands every value to the language host as a string; objects as JSON.
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def synth(
+    program: Callable[[], Any],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, Any] | None = None,
+    secret_keys: Sequence[str] = (),
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+) -> SynthResult:
+    """Run `program` under the mock engine and return everything it declared.
+
+    `config` maps full keys (`"<project>:key"`, `"aws:region"`) to strings or JSON-able values, as
+    a stack file would; keys in `secret_keys` are secret config. `stack_references` gives the
+    outputs a `pulumi.StackReference` of that name returns. Exceptions raised by the program (bad
+    config included) propagate unchanged.
+    """
+    config = dict(config or {})
+    world = _World(
+        region=str(config.get("aws:region", "us-east-1")),
+        stack_references=dict(stack_references or {}),
+    )
+    monitor = _RecordingMonitor(_Mocks(world))
+    with _isolated_runtime() as loop:
+        _mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_all_config(_config_strings(config), list(secret_keys))
+        loop.run_until_complete(run_pulumi_func(program))
+        outputs = loop.run_until_complete(_stack_outputs())
+    resources = sorted(monitor.records.values(), key=lambda r: r["urn"])
+    return SynthResult(project=project, stack=stack, resources=resources, outputs=outputs)
+
+
+async def _stack_outputs() -> dict[str, Any]:
+    root = _settings.get_root_resource()
+    exported: Mapping[str, Any] = getattr(root, "outputs", None) or {}
+    result: dict[str, Any] = {}
+    for key in sorted(exported):
+        out = pulumi.Output.from_input(exported[key])
+        value = await out.future()
+        result[key] = _blank(value) if await out.is_secret() else redact(value)
+    return result

@@ -1,0 +1,266 @@
+"""The `synth` and `diff` command line: run a stack offline and write what it declares.
+
+    python -m stacks synth STACK [--out DIR]   # default DIR: build/STACK
+    python -m stacks diff STACK_A STACK_B
+
+Exit status: 0 on success, 2 on bad configuration (one line per problem on stderr, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import stacks
+from components.testing import SECRET, SynthResult, synth
+from stacks.config import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StackFileError(Exception):
+    """A stack file is missing or is not the shape Pulumi writes."""
+
+
+def read_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, Any], list[str]]:
+    """The project name, the config map and the secret keys of `Pulumi.<stack>.yaml`.
+
+    A `secure:` value is never decrypted: it becomes the placeholder `[secret]` and its key is
+    marked secret, exactly the shape the real engine hands the program (with the real value).
+    """
+    project_file, stack_file = root / "Pulumi.yaml", root / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        known = sorted(
+            p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")
+        )
+        raise StackFileError(f"{stack_file.name}: no such stack file (stacks: {', '.join(known)})")
+    project = (yaml.safe_load(project_file.read_text()) or {}).get("name")
+    doc = yaml.safe_load(stack_file.read_text()) or {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+        raise StackFileError(f"{stack_file.name}: `config` must be a mapping of keys to values")
+    config: dict[str, Any] = {}
+    secret_keys: list[str] = []
+    for key, value in (doc.get("config") or {}).items():
+        if ":" not in str(key):
+            key = f"{project}:{key}"  # Pulumi's shorthand for the project namespace
+        if _has_secure(value):
+            secret_keys.append(str(key))
+            value = _blank_secure(value)
+        config[str(key)] = value
+    return str(project), config, secret_keys
+
+
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
+
+
+def _blank_secure(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET
+        return {k: _blank_secure(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blank_secure(v) for v in value]
+    return value
+
+
+def run_stack(stack: str, root: Path = ROOT) -> SynthResult:
+    """Run the program `pulumi up --stack STACK` runs, offline, and return what it declared."""
+    project, config, secret_keys = read_stack_file(stack, root)
+    return synth(
+        lambda: stacks.build(stack),
+        project=project,
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def manifest_filename(obj: dict[str, Any]) -> str:
+    """`<namespace>--<Kind>--<name>.yaml`; cluster-scoped objects use `_cluster` as namespace."""
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace') or '_cluster'}--{obj.get('kind')}--{meta.get('name')}.yaml"
+
+
+def _kubectl_order(obj: dict[str, Any]) -> dict[str, Any]:
+    # apiVersion, kind, metadata first, as every Kubernetes manifest is read.
+    head = [k for k in ("apiVersion", "kind", "metadata") if k in obj]
+    return {k: obj[k] for k in head + sorted(set(obj) - set(head))}
+
+
+def _yaml(doc: Any) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=100)
+
+
+def write(result: SynthResult, out: Path) -> list[Path]:
+    """Write resources.json, manifests/ and helm/ into `out`, replacing it whole."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        (staging / "resources.json").write_text(result.to_json())
+        (staging / "manifests").mkdir()
+        for obj in result.manifests:
+            path = staging / "manifests" / manifest_filename(obj)
+            if path.exists():
+                raise RuntimeError(f"two Kubernetes objects would be written to {path.name}")
+            path.write_text(_yaml(_kubectl_order(obj)))
+        (staging / "helm").mkdir()
+        for release in result.helm_releases:
+            inputs = release["inputs"]
+            repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
+            header = (
+                f"# chart: {inputs.get('chart')}  version: {inputs.get('version')}  "
+                f"repo: {repo}  namespace: {inputs.get('namespace')}\n"
+            )
+            name = inputs.get("name") or release["name"]
+            (staging / "helm" / f"{name}.values.yaml").write_text(header + _yaml(inputs.get("values") or {}))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------------------------------------
+# Terminal
+
+
+def tree_lines(result: SynthResult) -> Iterator[str]:
+    """A tree like `pulumi preview` prints: type and name, nested by parent."""
+    by_parent: dict[str | None, list[dict[str, Any]]] = {}
+    for r in result.resources:
+        by_parent.setdefault(r["parent"], []).append(r)
+    width = max((len(r["type"]) for r in result.resources), default=20) + 12
+    yield f"{'Type':<{width}}Name"
+    yield f"{'pulumi:pulumi:Stack':<{width}}{result.project}-{result.stack}"
+
+    def walk(parent: str | None, prefix: str) -> Iterator[str]:
+        children = by_parent.get(parent, [])
+        for i, r in enumerate(children):
+            last = i == len(children) - 1
+            branch = prefix + ("└─ " if last else "├─ ")
+            flags = " [protect]" if r["options"]["protect"] else ""
+            yield f"{(branch + r['type']):<{width}}{r['name']}{flags}"
+            yield from walk(r["urn"], prefix + ("   " if last else "│  "))
+
+    yield from walk(None, "")
+
+
+def summary_lines(result: SynthResult) -> Iterator[str]:
+    counts = Counter(r["type"] for r in result.resources)
+    yield f"Resources: {len(result.resources)} declared"
+    for typ, n in sorted(counts.items()):
+        yield f"  {n:>4}  {typ}"
+    if result.outputs:
+        yield "Outputs:"
+        for key, value in result.outputs.items():
+            yield f"  {key}: {json.dumps(value)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Diff
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out |= _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        out = {}
+        for i, v in enumerate(value):
+            out |= _flatten(v, f"{prefix}[{i}]")
+        return out
+    return {prefix: value}
+
+
+def _stackless(urn: str) -> str:
+    return urn.split("::", 2)[2]  # drop "urn:pulumi:<stack>::<project>"
+
+
+def diff_lines(a: SynthResult, b: SynthResult) -> Iterator[str]:
+    """What differs between two stacks' syntheses: resources only in one, then changed values."""
+    ra = {_stackless(r["urn"]): r for r in a.resources}
+    rb = {_stackless(r["urn"]): r for r in b.resources}
+    for key in sorted(ra.keys() - rb.keys()):
+        yield f"- only in {a.stack}: {ra[key]['type']} {ra[key]['name']}"
+    for key in sorted(rb.keys() - ra.keys()):
+        yield f"+ only in {b.stack}: {rb[key]['type']} {rb[key]['name']}"
+    for key in sorted(ra.keys() & rb.keys()):
+        fa = _flatten({"inputs": ra[key]["inputs"], "options": ra[key]["options"]})
+        fb = _flatten({"inputs": rb[key]["inputs"], "options": rb[key]["options"]})
+        changed = [p for p in sorted(fa.keys() | fb.keys()) if fa.get(p) != fb.get(p)]
+        if changed:
+            yield f"~ {ra[key]['type']} {ra[key]['name']}"
+            for p in changed:
+                yield f"    {p}: {_short(fa.get(p))} -> {_short(fb.get(p))}"
+    fa, fb = _flatten(a.outputs), _flatten(b.outputs)
+    for p in sorted(fa.keys() | fb.keys()):
+        if fa.get(p) != fb.get(p):
+            yield f"~ output {p}: {_short(fa.get(p))} -> {_short(fb.get(p))}"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_synth = sub.add_parser("synth", help="write what STACK declares to build/STACK")
+    p_synth.add_argument("stack")
+    p_synth.add_argument("--out", type=Path, help="output directory (default: build/STACK)")
+    p_synth.add_argument("--quiet", action="store_true", help="print only the summary")
+    p_diff = sub.add_parser("diff", help="show what differs between two stacks")
+    p_diff.add_argument("a")
+    p_diff.add_argument("b")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "synth":
+            result = run_stack(args.stack)
+            files = write(result, args.out or ROOT / "build" / args.stack)
+            if not args.quiet:
+                print("\n".join(tree_lines(result)))
+                print()
+            print("\n".join(summary_lines(result)))
+            print(f"Wrote {len(files)} files to {args.out or Path('build') / args.stack}")
+        else:
+            lines = list(diff_lines(run_stack(args.a), run_stack(args.b)))
+            print("\n".join(lines) if lines else f"{args.a} and {args.b} declare the same resources")
+    except ConfigError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        return 2
+    except StackFileError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
