@@ -52,9 +52,7 @@ class DrainingServer(uvicorn.Server):
         if sig == signal.SIGTERM and not self.lifecycle.shutting_down and self.drain_seconds > 0:
             self.lifecycle.begin_shutdown()
             logger.info("SIGTERM received: draining", extra={"drain_seconds": self.drain_seconds})
-            self.schedule(
-                self.drain_seconds, lambda: super(DrainingServer, self).handle_exit(sig, frame)
-            )
+            self.schedule(self.drain_seconds, lambda: super(DrainingServer, self).handle_exit(sig, frame))
             return
         self.lifecycle.begin_shutdown()
         super().handle_exit(sig, frame)

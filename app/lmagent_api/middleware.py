@@ -15,15 +15,14 @@ from lmagent_api.metrics import UNMATCHED_ROUTE, Metrics
 
 logger = logging.getLogger("lmagent_api.access")
 
-# Scrapes of /metrics are not counted: they would add a steady stream of successful requests
-# that dilutes the error ratio the SLOs are computed from.
-_NOT_MEASURED = frozenset({"/metrics"})
+# Not user traffic, so neither counted, timed nor traced: Prometheus scrapes and kubelet probes
+# arrive every few seconds and would dilute the error ratio the SLOs are computed from, and a
+# 503 from /ready while draining or during a database outage would burn error budget for
+# requests no user made. Probe failures are still logged.
+PROBE_PATHS = frozenset({"/health", "/ready"})
+NOT_MEASURED = PROBE_PATHS | {"/metrics"}
 # Any other method is labelled `_OTHER` (as OpenTelemetry does), so junk methods add no series.
-_KNOWN_METHODS = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
-)
-# Kubelet probes hit these every few seconds; their successes are not worth a log line each.
-_QUIET_WHEN_OK = frozenset({"/health", "/ready"})
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
 
 def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
@@ -60,8 +59,11 @@ class ObservabilityMiddleware:
         self.tracer = tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in _NOT_MEASURED:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"] in NOT_MEASURED:
+            await self._unmeasured(scope, receive, send)
             return
 
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
@@ -101,6 +103,27 @@ class ObservabilityMiddleware:
                 in_progress.dec()
                 self._record(span, method, route, status, elapsed, scope["path"])
 
+    async def _unmeasured(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status = 500
+
+        async def send_and_record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record_status)
+        finally:
+            if status != 200 and scope["path"] in PROBE_PATHS:
+                logger.warning(
+                    "%s %s %d",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={"http_path": scope["path"], "http_status": status},
+                )
+
     def _record(
         self, span: trace.Span, method: str, route: str, status: int, elapsed: float, path: str
     ) -> None:
@@ -115,18 +138,17 @@ class ObservabilityMiddleware:
             else None
         )
         self.metrics.duration.labels(method=method, route=route).observe(elapsed, exemplar)
-        if status != 200 or path not in _QUIET_WHEN_OK:
-            logger.log(
-                logging.ERROR if status >= 500 else logging.INFO,
-                "%s %s %d",
-                method,
-                path,
-                status,
-                extra={
-                    "http_method": method,
-                    "http_route": route,
-                    "http_path": path,
-                    "http_status": status,
-                    "duration_seconds": round(elapsed, 6),
-                },
-            )
+        logger.log(
+            logging.ERROR if status >= 500 else logging.INFO,
+            "%s %s %d",
+            method,
+            path,
+            status,
+            extra={
+                "http_method": method,
+                "http_route": route,
+                "http_path": path,
+                "http_status": status,
+                "duration_seconds": round(elapsed, 6),
+            },
+        )

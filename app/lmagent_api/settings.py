@@ -122,9 +122,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise SettingsError(
-        f"{name}={env[name]!r} is not a boolean; allowed: {sorted(_TRUE | _FALSE - {''})}"
-    )
+    raise SettingsError(f"{name}={env[name]!r} is not a boolean; allowed: {sorted(_TRUE | _FALSE - {''})}")
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
