@@ -287,13 +287,13 @@ def _burn_alert(
             f"({error_ratio_record(short)}{sel} > {_num(threshold)}"
             f" and {error_ratio_record(long)}{sel} > {_num(threshold)})"
         )
-    speeds = " or ".join(f"{_num(f * scale)}x over {short} and {long}" for short, long, f in pairs)
+    speeds = ", or ".join(f"{f * scale:.3g}x over {short} and {long}" for short, long, f in pairs)
     annotations = {
         "summary": f"{labels['service']}: SLO {slo.name} is burning its error budget ({severity})",
         "description": (
-            f"Error ratio {{{{ $value | humanizePercentage }}}} of SLO {slo.name} "
-            f"({slo.target:g}% over {slo.window}, budget {_num(budget * 100)}%) burns the budget "
-            f"at more than {speeds}. {slo.description}"
+            f"SLO {slo.name} ({slo.target:g}% over {slo.window}, error budget "
+            f"{_num(budget * 100)}%): error ratio {{{{ $value | humanizePercentage }}}} over the "
+            f"short window; fires when the budget burns faster than {speeds}. {slo.description}"
         ).strip(),
     }
     if runbook_base_url:
