@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import threading
@@ -27,8 +28,6 @@ import pulumi
 from pulumi.runtime import mocks as _mocks
 from pulumi.runtime import rpc as _rpc
 from pulumi.runtime import settings as _settings
-from pulumi.runtime.config import _SECRET_KEYS
-from pulumi.runtime.config import CONFIG as _CONFIG
 from pulumi.runtime.stack import run_pulumi_func
 
 __all__ = ["SECRET", "SynthResult", "UnknownInvokeError", "synth"]
@@ -381,29 +380,19 @@ class SynthResult:
 
 
 @contextlib.contextmanager
-def _isolated_runtime() -> Iterator[asyncio.AbstractEventLoop]:
-    """A fresh event loop and settings for one run; the caller's are restored afterwards."""
-    saved = dict(_settings.SETTINGS.__dict__)
-    saved_values = {k: v.get() for k, v in saved.items() if hasattr(v, "get") and hasattr(v, "set")}
-    saved_root = _settings.ROOT.get()
-    saved_config, saved_secret_keys = _CONFIG.get(), _SECRET_KEYS.get()
+def _fresh_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A new event loop for one run; the caller's loop (if any) is current again afterwards."""
     try:
-        previous_loop = asyncio.get_event_loop_policy().get_event_loop()
+        previous: asyncio.AbstractEventLoop | None = asyncio.get_event_loop_policy().get_event_loop()
     except RuntimeError:
-        previous_loop = None
+        previous = None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         yield loop
     finally:
         loop.close()
-        asyncio.set_event_loop(previous_loop)
-        for key, var in saved.items():
-            if key in saved_values:
-                var.set(saved_values[key])
-        _settings.ROOT.set(saved_root)
-        _CONFIG.set(saved_config)
-        _SECRET_KEYS.set(saved_secret_keys)
+        asyncio.set_event_loop(previous)
 
 
 def _config_strings(config: Mapping[str, Any]) -> dict[str, str]:
@@ -427,15 +416,32 @@ def synth(
     outputs a `pulumi.StackReference` of that name returns. Exceptions raised by the program (bad
     config included) propagate unchanged.
     """
-    config = dict(config or {})
+    # The SDK keeps its settings, config and root stack in context variables: running in a copy of
+    # the caller's context isolates this run completely and restores nothing by hand.
+    return contextvars.copy_context().run(
+        _synth, program, project, stack, dict(config or {}), list(secret_keys), dict(stack_references or {})
+    )
+
+
+def _synth(
+    program: Callable[[], Any],
+    project: str,
+    stack: str,
+    config: dict[str, Any],
+    secret_keys: list[str],
+    stack_references: dict[str, Mapping[str, Any]],
+) -> SynthResult:
     world = _World(
         region=str(config.get("aws:region", "us-east-1")),
         stack_references=dict(stack_references or {}),
     )
     monitor = _RecordingMonitor(_Mocks(world))
-    with _isolated_runtime() as loop:
+    with _fresh_event_loop() as loop:
+        # The SDK's mock settings do not reset the set of pending outputs; a fresh one keeps a
+        # failed earlier run's tasks (bound to a closed loop) out of this run.
+        _settings.SETTINGS.outputs = set()
         _mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
-        pulumi.runtime.set_all_config(_config_strings(config), list(secret_keys))
+        pulumi.runtime.set_all_config(_config_strings(config), secret_keys)
         loop.run_until_complete(run_pulumi_func(program))
         outputs = loop.run_until_complete(_stack_outputs())
     resources = sorted(monitor.records.values(), key=lambda r: r["urn"])

@@ -22,7 +22,7 @@ import yaml
 
 import stacks
 from components.testing import SECRET, SynthResult, synth
-from stacks.config import ConfigError
+from stacks.config import ConfigError, referenced_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,8 @@ def read_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, Any],
 
     A `secure:` value is never decrypted: it becomes the placeholder `[secret]` and its key is
     marked secret, exactly the shape the real engine hands the program (with the real value).
+    Secrets the config names but the file does not hold (they are set per operator with
+    `pulumi config set --secret`) get the same placeholder: see `placeholder_secrets`.
     """
     project_file, stack_file = root / "Pulumi.yaml", root / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
@@ -56,7 +58,17 @@ def read_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, Any],
             secret_keys.append(str(key))
             value = _blank_secure(value)
         config[str(key)] = value
+    for key in placeholder_secrets(str(project), config):
+        config[key] = SECRET
+        secret_keys.append(key)
     return str(project), config, secret_keys
+
+
+def placeholder_secrets(project: str, config: dict[str, Any]) -> list[str]:
+    """Full keys of the secrets the config names that the stack file does not set."""
+    return sorted(
+        f"{project}:{name}" for name in referenced_secrets(config) if f"{project}:{name}" not in config
+    )
 
 
 def _has_secure(value: Any) -> bool:
@@ -229,6 +241,16 @@ def _short(value: Any) -> str:
 # Main
 
 
+def _unset_secrets(stack: str, root: Path) -> list[str]:
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        return []  # run_stack reports the missing file
+    project = (yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}).get("name", "")
+    doc = yaml.safe_load(stack_file.read_text()) or {}
+    config = {k if ":" in str(k) else f"{project}:{k}": v for k, v in (doc.get("config") or {}).items()}
+    return placeholder_secrets(str(project), config)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -239,19 +261,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_diff = sub.add_parser("diff", help="show what differs between two stacks")
     p_diff.add_argument("a")
     p_diff.add_argument("b")
+    parser.add_argument("--project-dir", type=Path, default=ROOT,
+                        help="directory holding Pulumi.yaml and the stack files (default: this repository)")
     args = parser.parse_args(argv)
+    root: Path = args.project_dir
 
     try:
         if args.command == "synth":
-            result = run_stack(args.stack)
-            files = write(result, args.out or ROOT / "build" / args.stack)
+            for key in _unset_secrets(args.stack, root):
+                print(
+                    f"note: {key} is not set in Pulumi.{args.stack}.yaml; synth uses a placeholder "
+                    f"(set it with `pulumi config set --secret {key.split(':', 1)[1]}` before `pulumi up`)",
+                    file=sys.stderr,
+                )
+            result = run_stack(args.stack, root)
+            files = write(result, args.out or root / "build" / args.stack)
             if not args.quiet:
                 print("\n".join(tree_lines(result)))
                 print()
             print("\n".join(summary_lines(result)))
             print(f"Wrote {len(files)} files to {args.out or Path('build') / args.stack}")
         else:
-            lines = list(diff_lines(run_stack(args.a), run_stack(args.b)))
+            lines = list(diff_lines(run_stack(args.a, root), run_stack(args.b, root)))
             print("\n".join(lines) if lines else f"{args.a} and {args.b} declare the same resources")
     except ConfigError as err:
         print("\n".join(err.problems), file=sys.stderr)

@@ -142,6 +142,27 @@ def load(stack: str | None = None) -> Settings:
     return Settings(stack=stack, region=region, config=config, secret_keys=secret_keys)
 
 
+def referenced_secrets(config: Mapping[str, Any]) -> set[str]:
+    """The secret config key names a stack's config refers to (empty if the config is invalid).
+
+    `config` maps full keys to values as a stack file holds them. The offline `synth` uses this to
+    stand in placeholders for secrets that only exist on an operator's machine; `load()` still
+    reports a missing secret under `pulumi up`.
+    """
+    raw = {
+        key.split(":", 1)[1]: _parse(value) if isinstance(value, str) else value
+        for key, value in config.items()
+        if key.startswith(f"{PROJECT}:")
+    }
+    try:
+        validated = StackConfig.model_validate(
+            raw, context={ENVIRONMENT: raw.get("environment", "production")}
+        )
+    except pydantic.ValidationError:
+        return set()
+    return {name for _, name in _secret_names(validated)}
+
+
 def _parse(value: str | None) -> Any:
     # The engine passes every value as a string; structured values (objects, lists, numbers,
     # booleans) as JSON. A plain string such as `staging` is not JSON and stays as it is.

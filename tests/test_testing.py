@@ -1,0 +1,217 @@
+"""The offline engine, proven on a small component defined here: schema, options, secrets, isolation."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.testing import SECRET, UnknownInvokeError, synth
+
+PLANTED = "planted-secret-value-7f3c"
+
+
+class Demo(pulumi.ComponentResource):
+    """A component with an AWS child, a Kubernetes Secret holding a secret, and a Helm release."""
+
+    def __init__(self, name: str, password: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lmagent:components:Demo", name, None, opts)
+        key = aws.kms.Key(
+            f"{name}-key",
+            aws.kms.KeyArgs(enable_key_rotation=True, deletion_window_in_days=30),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["description"]),
+        )
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            k8s.ProviderArgs(kubeconfig=pulumi.Output.secret("apiVersion: v1")),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s.core.v1.Secret(
+            f"{name}-secret",
+            k8s.core.v1.SecretInitArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="demo", namespace="demo"),
+                string_data={"PASSWORD": password},
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[key]),
+        )
+        k8s.helm.v3.Release(
+            f"{name}-chart",
+            k8s.helm.v3.ReleaseArgs(
+                name="demo",
+                chart="demo-chart",
+                version="1.2.3",
+                namespace="demo",
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo="https://charts.example.com"),
+                values={"replicas": 2, "nested": {"port": 8080}},
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, retain_on_delete=True),
+        )
+        self.key_arn = key.arn
+        self.zones = aws.get_availability_zones_output(state="available").names
+        self.register_outputs({"key_arn": self.key_arn, "zones": self.zones})
+
+
+def program() -> None:
+    demo = Demo("demo", pulumi.Config("acme").require_secret("password"))
+    pulumi.export("keyArn", demo.key_arn)
+    pulumi.export("zones", demo.zones)
+    pulumi.export("password", pulumi.Config("acme").require_secret("password"))
+
+
+def run(region: str = "eu-west-1"):
+    return synth(
+        program,
+        project="acme",
+        stack="dev",
+        config={"acme:password": PLANTED, "aws:region": region},
+        secret_keys=["acme:password"],
+    )
+
+
+def test_records_each_resource_with_the_schema_fields():
+    result = run()
+    assert sorted(r["name"] for r in result.resources) == [
+        "demo",
+        "demo-chart",
+        "demo-k8s",
+        "demo-key",
+        "demo-secret",
+    ]
+    assert [r["urn"] for r in result.resources] == sorted(r["urn"] for r in result.resources)
+    for r in result.resources:
+        assert set(r) == {"urn", "type", "name", "parent", "custom", "provider", "inputs", "options"}
+        assert set(r["options"]) == {
+            "protect",
+            "retainOnDelete",
+            "dependsOn",
+            "ignoreChanges",
+            "deleteBeforeReplace",
+        }
+
+
+def test_urns_and_parents_match_what_the_real_engine_makes():
+    result = run()
+    component = result.named("demo")
+    assert component["urn"] == "urn:pulumi:dev::acme::lmagent:components:Demo::demo"
+    assert component["parent"] is None and component["custom"] is False
+    key = result.named("demo-key")
+    assert key["urn"] == "urn:pulumi:dev::acme::lmagent:components:Demo$aws:kms/key:Key::demo-key"
+    assert key["parent"] == component["urn"]
+    assert {r["name"] for r in result.children_of(component["urn"])} == {
+        "demo-key",
+        "demo-k8s",
+        "demo-secret",
+        "demo-chart",
+    }
+
+
+def test_records_options_as_declared():
+    result = run()
+    key, secret, chart = result.named("demo-key"), result.named("demo-secret"), result.named("demo-chart")
+    assert key["options"]["protect"] is True
+    assert key["options"]["ignoreChanges"] == ["description"]
+    assert secret["options"]["protect"] is False
+    assert secret["options"]["dependsOn"] == [key["urn"]]
+    assert chart["options"]["retainOnDelete"] is True
+    assert chart["options"]["dependsOn"] == []
+
+
+def test_records_inputs_in_camel_case_with_integral_numbers_as_ints():
+    key = run().named("demo-key")
+    assert key["inputs"] == {"deletionWindowInDays": 30, "enableKeyRotation": True}
+    assert isinstance(key["inputs"]["deletionWindowInDays"], int)
+
+
+def test_records_the_provider_of_each_kubernetes_resource():
+    result = run()
+    assert result.named("demo-secret")["provider"] == result.named("demo-k8s")["urn"]
+    assert result.named("demo-key")["provider"] is None
+
+
+def test_redacts_secrets_but_keeps_the_shape_of_secret_maps():
+    result = run()
+    assert result.named("demo-secret")["inputs"]["stringData"] == {"PASSWORD": SECRET}
+    assert result.named("demo-k8s")["inputs"]["kubeconfig"] == SECRET
+    assert result.outputs["password"] == SECRET
+
+
+def test_a_planted_secret_appears_nowhere_in_the_result():
+    result = run()
+    assert PLANTED not in result.to_json()
+    assert PLANTED not in repr(result)
+
+
+def test_lists_kubernetes_objects_and_helm_releases_separately():
+    result = run()
+    assert result.manifests == [result.named("demo-secret")["inputs"]]
+    assert result.manifest("Secret", "demo", "demo")["kind"] == "Secret"
+    [release] = result.helm_releases
+    assert release["inputs"]["values"] == {"replicas": 2, "nested": {"port": 8080}}
+    assert release["inputs"]["repositoryOpts"] == {"repo": "https://charts.example.com"}
+
+
+def test_fabricates_outputs_from_the_configured_region():
+    result = run(region="ap-south-1")
+    assert result.outputs["zones"][:3] == ["ap-south-1a", "ap-south-1b", "ap-south-1c"]
+    assert result.outputs["keyArn"].startswith("arn:aws:kms:ap-south-1:123456789012:key/")
+
+
+def test_two_runs_give_identical_results():
+    assert run().to_json() == run().to_json()
+
+
+def test_the_result_is_valid_json_with_the_documented_top_level_keys():
+    doc = json.loads(run().to_json())
+    assert set(doc) == {"project", "stack", "resources", "outputs"}
+    assert (doc["project"], doc["stack"]) == ("acme", "dev")
+
+
+def test_fails_when_the_program_calls_an_invoke_the_engine_does_not_know():
+    def calls_unknown() -> None:
+        pulumi.export("ami", aws.ec2.get_ami_output(owners=["amazon"], most_recent=True).id)
+
+    with pytest.raises(UnknownInvokeError, match=r"aws:ec2/getAmi:getAmi"):
+        synth(calls_unknown, project="acme", stack="dev")
+
+
+def test_fails_when_the_program_raises_and_reports_the_error_unchanged():
+    def broken() -> None:
+        raise ValueError("lmagent-infra:network.azCount must be >= 2")
+
+    with pytest.raises(ValueError, match="azCount"):
+        synth(broken, project="acme", stack="dev")
+
+
+def test_runs_are_isolated_from_each_other():
+    first = synth(
+        program, project="acme", stack="one", config={"acme:password": "a"}, secret_keys=["acme:password"]
+    )
+    second = synth(lambda: pulumi.export("x", 1), project="other", stack="two")
+    assert second.resources == [] and second.outputs == {"x": 1}
+    assert first.named("demo")["urn"].startswith("urn:pulumi:one::acme::")
+    assert pulumi.get_stack() != "two"  # the caller's settings are restored
+
+
+def test_a_stack_reference_returns_the_outputs_given_to_synth():
+    def consumer() -> None:
+        ref = pulumi.StackReference("acme/platform/staging")
+        pulumi.export("cluster", ref.get_output("clusterName"))
+
+    result = synth(
+        consumer,
+        project="acme",
+        stack="dev",
+        stack_references={"acme/platform/staging": {"clusterName": "lmagent-staging"}},
+    )
+    assert result.outputs["cluster"] == SECRET  # every referenced output is treated as secret
+
+
+def test_fails_when_a_stack_reference_has_no_outputs_given():
+    def consumer() -> None:
+        pulumi.StackReference("acme/platform/prod")
+
+    with pytest.raises(UnknownInvokeError, match="acme/platform/prod"):
+        synth(consumer, project="acme", stack="dev")
