@@ -43,9 +43,7 @@ def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
 
 def zizmor_findings(*paths: Path, persona: str = "auditor") -> list[dict[str, Any]]:
     """zizmor's findings, offline, as parsed JSON (the auditor persona reports the most)."""
-    result = run(
-        "zizmor", "--offline", "--persona", persona, "--format", "json", "--no-progress", *paths
-    )
+    result = run("zizmor", "--offline", "--persona", persona, "--format", "json", "--no-progress", *paths)
     # Exit 0 is clean, 10-14 mean findings by highest severity; anything else is a tool failure.
     assert result.returncode in (0, 10, 11, 12, 13, 14), result.stderr
     findings: list[dict[str, Any]] = json.loads(result.stdout)
@@ -165,8 +163,7 @@ def test_every_job_declares_its_permissions_and_a_timeout(workflow: Path) -> Non
     jobs = load(workflow)["jobs"]
     assert jobs
     missing = {
-        name: [k for k in ("permissions", "timeout-minutes") if k not in job]
-        for name, job in jobs.items()
+        name: [k for k in ("permissions", "timeout-minutes") if k not in job] for name, job in jobs.items()
     }
     assert {n: m for n, m in missing.items() if m} == {}
     assert all(0 < job["timeout-minutes"] <= 60 for job in jobs.values())
@@ -175,9 +172,7 @@ def test_every_job_declares_its_permissions_and_a_timeout(workflow: Path) -> Non
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_every_checkout_leaves_no_credentials_behind(workflow: Path) -> None:
     checkouts = [
-        step
-        for job in load(workflow)["jobs"].values()
-        for step in steps_using(job, "actions/checkout")
+        step for job in load(workflow)["jobs"].values() for step in steps_using(job, "actions/checkout")
     ]
     assert checkouts
     assert all(step.get("with", {}).get("persist-credentials") is False for step in checkouts)
