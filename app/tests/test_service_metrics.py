@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from lmagent_api.metrics import LATENCY_BUCKETS
 
@@ -144,3 +146,24 @@ def test_each_app_has_its_own_registry(make_client: MakeClient) -> None:
 
     assert count(first, method="GET", route="/api/v1/items/{item_id}", status="200") == 1
     assert count(second, method="GET", route="/api/v1/items/{item_id}", status="200") == 0
+
+
+def test_exception_after_the_response_started_is_counted_as_status_500(
+    make_client: MakeClient,
+) -> None:
+    client = make_client()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first chunk"
+        raise ConnectionResetError("upstream went away mid-stream")
+
+    @client.app.get("/stream")  # type: ignore[attr-defined]
+    def stream() -> StreamingResponse:
+        return StreamingResponse(chunks())
+
+    with contextlib.suppress(ConnectionResetError):
+        client.get("/stream")
+
+    # The client saw "200" and then a truncated body: that is a failed request.
+    assert count(client, method="GET", route="/stream", status="500") == 1
+    assert count(client, method="GET", route="/stream", status="200") == 0
