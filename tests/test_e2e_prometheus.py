@@ -1,0 +1,194 @@
+"""End to end: a real Prometheus scrapes the reference service and fires the generated rules."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from components.alerts import AlertThresholds, app_alert_groups
+from components.slo import default_slos, slo_rule_groups
+from tests._tools import REPO, tool
+
+SERVICE, NAMESPACE = "lmagent-api", "lmagent"
+DEADLINE_SECONDS = 60  # a bound on the whole test, not a measurement
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_for(check: Callable[[], Any], what: str, deadline: float, logs: Path) -> Any:
+    """Return check()'s first truthy result; fail with the logs when the deadline passes."""
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except httpx.HTTPError as err:
+            last = err
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(0.5)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log")))
+    pytest.fail(f"timed out waiting for {what}; last result: {last!r}\n{tails}")
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start processes whose output goes to tmp_path/<name>.log; all are stopped afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"{name}.log").open("wb")
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **kwargs)
+        log.close()  # the child holds its own descriptor
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in reversed(started):
+            _stop(process)
+
+
+def _write_prometheus_config(tmp_path: Path, app_port: int) -> Path:
+    # `for: 1s` instead of the runbook's 5m so the alert leaves `inactive` within the test.
+    fast = AlertThresholds(error_for="1s", latency_for="1s", crash_for="1s")
+    alerts = app_alert_groups(
+        service=SERVICE,
+        namespace=NAMESPACE,
+        runbook_base_url="https://runbooks.example.com",
+        thresholds=fast,
+    )
+    slos = slo_rule_groups(service=SERVICE, namespace=NAMESPACE, slos=default_slos())
+    (tmp_path / "alerts.rules.yml").write_text(yaml.safe_dump({"groups": alerts}))
+    (tmp_path / "slo.rules.yml").write_text(yaml.safe_dump({"groups": slos}))
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": ["alerts.rules.yml", "slo.rules.yml"],
+        "scrape_configs": [
+            {
+                "job_name": SERVICE,
+                "static_configs": [{"targets": [f"127.0.0.1:{app_port}"]}],
+                # What the ServiceMonitor does in the cluster: label series with the namespace.
+                "relabel_configs": [{"target_label": "namespace", "replacement": NAMESPACE}],
+            }
+        ],
+    }
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_prometheus_fires_high_error_rate_and_the_burn_alert_on_a_failing_service(
+    tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    app_port, prom_port = _free_port(), _free_port()
+    app_url, prom_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{prom_port}"
+
+    env = {**os.environ, "LMAGENT_FAULT_ENDPOINT": "1"}
+    argv = [sys.executable, "-m", "uvicorn", "lmagent_api.main:app", "--host", "127.0.0.1"]
+    spawn("app", [*argv, "--port", str(app_port)], cwd=REPO / "app", env=env)
+    config = _write_prometheus_config(tmp_path, app_port)
+    spawn(
+        "prometheus",
+        [
+            tool("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        cwd=tmp_path,
+    )
+
+    with httpx.Client(timeout=5) as client:
+
+        def get(url: str, **params: str) -> Any:
+            response = client.get(url, params=params)
+            response.raise_for_status()
+            return response.json()
+
+        _wait_for(lambda: get(f"{app_url}/health"), "the service to answer", deadline, tmp_path)
+        groups = _wait_for(
+            lambda: get(f"{prom_url}/api/v1/rules")["data"]["groups"],
+            "Prometheus to load the rules",
+            deadline,
+            tmp_path,
+        )
+        assert {g["name"] for g in groups} == {
+            "lmagent-api-alerts",
+            "lmagent-api-slo-availability",
+            "lmagent-api-slo-latency",
+            "lmagent-api-slo-error_rate",
+        }
+
+        def drive_and_read() -> dict[str, Any] | None:
+            # Mostly failures with some successes: an 80% error ratio, above every threshold.
+            for _ in range(8):
+                assert client.get(f"{app_url}/fault/500").status_code == 500
+            for _ in range(2):
+                assert client.get(f"{app_url}/api/v1/items/1").status_code == 200
+            ratio = get(
+                f"{prom_url}/api/v1/query",
+                query=f'slo:sli_error:ratio_rate5m{{slo="availability",service="{SERVICE}"}}',
+            )["data"]["result"]
+            alerts = get(f"{prom_url}/api/v1/alerts")["data"]["alerts"]
+            names = {a["labels"]["alertname"] for a in alerts}
+            paged = {a["labels"]["slo"] for a in alerts if a["labels"]["alertname"] == "ErrorBudgetBurnFast"}
+            if (
+                ratio
+                and float(ratio[0]["value"][1]) > 0
+                and "HighErrorRate" in names
+                and {"availability", "error_rate"} <= paged
+            ):
+                return {"ratio": ratio[0], "alerts": alerts}
+            return None
+
+        seen = _wait_for(drive_and_read, "the error ratio and the alerts", deadline, tmp_path)
+
+    assert seen["ratio"]["metric"] == {
+        "__name__": "slo:sli_error:ratio_rate5m",
+        "slo": "availability",
+        "service": SERVICE,
+        "namespace": NAMESPACE,
+    }
+    assert 0 < float(seen["ratio"]["value"][1]) <= 1
+    by_name = {a["labels"]["alertname"]: a for a in seen["alerts"]}
+    high = by_name["HighErrorRate"]
+    assert high["state"] in {"pending", "firing"}
+    assert high["labels"] == {
+        "alertname": "HighErrorRate",
+        "severity": "critical",
+        "service": SERVICE,
+        "namespace": NAMESPACE,
+    }
+    assert high["annotations"]["runbook_url"] == "https://runbooks.example.com/HighErrorRate"
+    burn = [a for a in seen["alerts"] if a["labels"]["alertname"] == "ErrorBudgetBurnFast"]
+    assert {a["labels"]["slo"] for a in burn} == {"availability", "error_rate"}
+    assert all(a["labels"]["severity"] == "critical" for a in burn)
+    # Latency is not degraded: its SLO must not page.
+    assert "HighLatency" not in by_name
