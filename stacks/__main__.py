@@ -261,8 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_diff = sub.add_parser("diff", help="show what differs between two stacks")
     p_diff.add_argument("a")
     p_diff.add_argument("b")
-    parser.add_argument("--project-dir", type=Path, default=ROOT,
-                        help="directory holding Pulumi.yaml and the stack files (default: this repository)")
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=ROOT,
+        help="directory holding Pulumi.yaml and the stack files (default: this repository)",
+    )
     args = parser.parse_args(argv)
     root: Path = args.project_dir
 
