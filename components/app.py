@@ -1,0 +1,554 @@
+"""AppService: one containerised service on the cluster, with everything production checkers ask for.
+
+For one app it declares a Pod-Security-restricted Namespace (optional), a ServiceAccount (IRSA role
+when given), a ConfigMap of plain env and a Secret of secret env, a hardened Deployment, a
+ClusterIP Service, a HorizontalPodAutoscaler, a PodDisruptionBudget, default-deny plus allow
+NetworkPolicies, a ServiceMonitor, a PrometheusRule (the runbook alerts and SLO burn-rate rules)
+and Grafana dashboards as ConfigMaps.
+
+How secret changes reach the pods: the Secret keeps a stable name and the container reads it
+through `secretKeyRef`, which Kubernetes resolves only when a container starts. A checksum of the
+Secret's content in the pod template would roll the pods automatically, but it would also publish
+a hash of each secret in a readable object, where a short or guessable secret can be recovered by
+brute force. So the pod template carries `secretsRevision` from config instead: whoever rotates a
+secret bumps it, and the normal rolling update (`maxUnavailable: 0`) restarts the pods. Plain
+config is not secret: its checksum is in the template and a change rolls the pods by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components._app_args import (
+    AppServiceArgs,
+    Autoscaling,
+    DisruptionBudget,
+    EgressRule,
+    LivenessProbe,
+    Probes,
+    ReadinessProbe,
+    ResourceLimits,
+    ResourceRequests,
+    Resources,
+    StartupProbe,
+    check_apps,
+    parse_quantity,
+)
+from components.alerts import app_alert_groups
+from components.dashboards import red_dashboard, slo_dashboard
+from components.slo import slo_rule_groups
+from components.versions import KUBERNETES_VERSION
+
+__all__ = [
+    "AppService",
+    "AppServiceArgs",
+    "Autoscaling",
+    "DisruptionBudget",
+    "EgressRule",
+    "LivenessProbe",
+    "Probes",
+    "ReadinessProbe",
+    "ResourceLimits",
+    "ResourceRequests",
+    "Resources",
+    "StartupProbe",
+    "check_apps",
+    "parse_quantity",
+]
+
+#: UID and GID the container runs as: above 10000 so it is no host user (the reference image's).
+RUN_AS = 10001
+
+_meta = k8s.meta.v1
+_core = k8s.core.v1
+
+# Pod Security Admission: enforce `restricted` as the cluster's version defines it, and warn and
+# audit against the newest definition, so a stricter future release shows up before an upgrade.
+_PSA_VERSION = f"v{KUBERNETES_VERSION}"
+
+
+def _version_label(image: str) -> str:
+    """The image's tag, else `sha256-<12 hex>` of its digest: a valid label value either way."""
+    reference, _, digest = image.partition("@")
+    last = reference.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.split(":", 1)[1][:63].rstrip("-_.")
+    if digest:
+        return digest.replace(":", "-")[:19]
+    return "unknown"
+
+
+def _checksum(data: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()
+
+
+class AppService(pulumi.ComponentResource):
+    """One service on Kubernetes: Deployment, Service, scaling, policies and its observability."""
+
+    namespace: pulumi.Output[str]
+    """Namespace the app runs in."""
+
+    service_name: pulumi.Output[str]
+    """Name of the ClusterIP Service (and of the Deployment, ServiceAccount, HPA...)."""
+
+    url: pulumi.Output[str]
+    """In-cluster URL of the Service: `http://<service>.<namespace>.svc.cluster.local`."""
+
+    def __init__(
+        self,
+        name: str,
+        args: AppServiceArgs,
+        *,
+        provider: k8s.Provider,
+        image: pulumi.Input[str] | None = None,
+        role_arn: pulumi.Input[str] | None = None,
+        secrets: Mapping[str, pulumi.Input[str]] | None = None,
+        otlp_endpoint: pulumi.Input[str] | None = None,
+        protect: bool = True,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Declare the app `name` (also its Kubernetes name) from `args`.
+
+        `image` is used when `args.image` is unset; `role_arn` annotates the ServiceAccount for
+        IRSA; `secrets` maps each secret config name in `args.secret_env` to its value (kept a
+        Pulumi secret); `otlp_endpoint` is used when `args.otlp_endpoint` is unset; `protect`
+        guards the Namespace, whose deletion would delete everything in it.
+        """
+        super().__init__("lmagent:components:AppService", name, None, opts)
+        image_ref = args.image if args.image is not None else image
+        if image_ref is None:
+            raise ValueError(
+                f"image: app {name!r} has no image; set `image` in its args or pass image= "
+                "(the platform passes the image the stack builds)"
+            )
+        secrets = dict(secrets or {})
+        missing = sorted(f"{env} -> {key}" for env, key in args.secret_env.items() if key not in secrets)
+        if missing:
+            raise ValueError(
+                f"secrets: app {name!r} names secret config keys with no value given ({', '.join(missing)}); "
+                f"allowed: names among {sorted(secrets) or 'none'}, or set them with "
+                "`pulumi config set --secret <name> <value>`"
+            )
+        self._name, self._args, self._provider = name, args, provider
+        version: pulumi.Input[str] = args.version or pulumi.Output.from_input(image_ref).apply(_version_label)
+        self._selector = {
+            "app.kubernetes.io/name": name,
+            "app.kubernetes.io/instance": f"{name}-{pulumi.get_stack()}",
+        }
+        self._labels: dict[str, pulumi.Input[str]] = {
+            **self._selector,
+            "app.kubernetes.io/version": version,
+            "app.kubernetes.io/component": args.component,
+            "app.kubernetes.io/part-of": args.part_of,
+            "app.kubernetes.io/managed-by": "pulumi",
+        }
+
+        ns: pulumi.Input[str] = args.namespace
+        if args.create_namespace:
+            namespace = _core.Namespace(
+                f"{name}-namespace",
+                metadata=_meta.ObjectMetaArgs(
+                    name=args.namespace,
+                    labels={
+                        **self._labels,
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": _PSA_VERSION,
+                        "pod-security.kubernetes.io/warn": "restricted",
+                        "pod-security.kubernetes.io/warn-version": "latest",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                        "pod-security.kubernetes.io/audit-version": "latest",
+                    },
+                ),
+                opts=self._opts(protect=protect),
+            )
+            ns = namespace.metadata.name
+        self._ns = ns
+
+        account = _core.ServiceAccount(
+            f"{name}-serviceaccount",
+            metadata=self._metadata(
+                name, annotations={"eks.amazonaws.com/role-arn": role_arn} if role_arn is not None else None
+            ),
+            # The app does not call the Kubernetes API; an IRSA token is projected by EKS itself.
+            automount_service_account_token=False,
+            opts=self._opts(),
+        )
+
+        endpoint = args.otlp_endpoint if args.otlp_endpoint is not None else otlp_endpoint
+        plain: dict[str, pulumi.Input[str]] = {"OTEL_SERVICE_NAME": name, **args.env}
+        if endpoint is not None:
+            plain["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+        config = _core.ConfigMap(
+            f"{name}-config", metadata=self._metadata(f"{name}-config"), data=plain, opts=self._opts()
+        )
+        config_checksum = pulumi.Output.all(**plain).apply(_checksum)
+
+        env: list[_core.EnvVarArgs] = []
+        if args.secret_env:
+            secret = _core.Secret(
+                f"{name}-secrets",
+                _core.SecretInitArgs(
+                    metadata=self._metadata(f"{name}-secrets"),
+                    type="Opaque",
+                    # Output.secret keeps a value passed in as a plain string secret as well.
+                    string_data={
+                        env_name: pulumi.Output.secret(secrets[key])
+                        for env_name, key in sorted(args.secret_env.items())
+                    },
+                ),
+                opts=self._opts(),
+            )
+            env = [
+                _core.EnvVarArgs(
+                    name=env_name,
+                    value_from=_core.EnvVarSourceArgs(
+                        secret_key_ref=_core.SecretKeySelectorArgs(name=secret.metadata.name, key=env_name)
+                    ),
+                )
+                for env_name in sorted(args.secret_env)
+            ]
+
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=self._metadata(name),
+            spec=self._deployment_spec(
+                image_ref, account.metadata.name, config.metadata.name, env, config_checksum
+            ),
+            opts=self._opts(),
+        )
+        service = _core.Service(
+            f"{name}-service",
+            metadata=self._metadata(name),
+            spec=_core.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=self._selector,
+                ports=[_core.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP")],
+            ),
+            opts=self._opts(),
+        )
+        self._scaling(deployment)
+        self._network_policies()
+        self._observability()
+
+        self.namespace = pulumi.Output.from_input(ns)
+        self.service_name = service.metadata.name
+        self.url = pulumi.Output.concat(
+            "http://", self.service_name, ".", self.namespace, ".svc.cluster.local"
+        )
+        self.register_outputs(
+            {"namespace": self.namespace, "service_name": self.service_name, "url": self.url}
+        )
+
+    # -----------------------------------------------------------------------------------------
+
+    def _opts(self, *, protect: bool = False) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._provider, protect=protect)
+
+    def _metadata(
+        self,
+        name: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, pulumi.Input[str]] | None = None,
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        return _meta.ObjectMetaArgs(
+            name=name,
+            namespace=self._ns,
+            labels={**self._labels, **(labels or {})},
+            annotations=annotations,
+        )
+
+    def _selector_args(self) -> k8s.meta.v1.LabelSelectorArgs:
+        return _meta.LabelSelectorArgs(match_labels=self._selector)
+
+    def _deployment_spec(
+        self,
+        image: pulumi.Input[str],
+        account: pulumi.Input[str],
+        config: pulumi.Input[str],
+        env: list[k8s.core.v1.EnvVarArgs],
+        config_checksum: pulumi.Input[str],
+    ) -> k8s.apps.v1.DeploymentSpecArgs:
+        args, name = self._args, self._name
+
+        def probe(p: StartupProbe | ReadinessProbe | LivenessProbe) -> k8s.core.v1.ProbeArgs:
+            return _core.ProbeArgs(
+                http_get=_core.HTTPGetActionArgs(path=p.path, port="http"),
+                initial_delay_seconds=p.initial_delay_seconds,
+                period_seconds=p.period_seconds,
+                timeout_seconds=p.timeout_seconds,
+                failure_threshold=p.failure_threshold,
+            )
+
+        resources = args.resources
+        container = _core.ContainerArgs(
+            name=name,
+            image=image,
+            # With a digest the pull is a cache hit; Always still re-checks registry access, so a
+            # pod on a node that cached the image cannot run it after access was revoked.
+            image_pull_policy="Always",
+            ports=[_core.ContainerPortArgs(name="http", container_port=args.port, protocol="TCP")],
+            env_from=[_core.EnvFromSourceArgs(config_map_ref=_core.ConfigMapEnvSourceArgs(name=config))],
+            env=env or None,
+            resources=_core.ResourceRequirementsArgs(
+                requests={"cpu": resources.requests.cpu, "memory": resources.requests.memory},
+                limits={"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+            ),
+            startup_probe=probe(args.probes.startup),
+            readiness_probe=probe(args.probes.readiness),
+            liveness_probe=probe(args.probes.liveness),
+            # Endpoints and load balancers learn of a terminating pod with a delay: keep serving
+            # that long before SIGTERM. The kubelet's sleep action needs no binary in the image.
+            lifecycle=_core.LifecycleArgs(
+                pre_stop=_core.LifecycleHandlerArgs(
+                    sleep=_core.SleepActionArgs(seconds=args.pre_stop_sleep_seconds)
+                )
+            )
+            if args.pre_stop_sleep_seconds
+            else None,
+            security_context=_core.SecurityContextArgs(
+                allow_privilege_escalation=False,
+                privileged=False,
+                read_only_root_filesystem=True,
+                run_as_non_root=True,
+                run_as_user=RUN_AS,
+                run_as_group=RUN_AS,
+                capabilities=_core.CapabilitiesArgs(drop=["ALL"]),
+                seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            # The root filesystem is read-only; Python and most runtimes still need a scratch dir.
+            volume_mounts=[_core.VolumeMountArgs(name="tmp", mount_path="/tmp")],  # noqa: S108
+        )
+        spread = self._selector_args()
+        pod = _core.PodSpecArgs(
+            service_account_name=account,
+            automount_service_account_token=False,
+            termination_grace_period_seconds=args.termination_grace_period_seconds,
+            security_context=_core.PodSecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=RUN_AS,
+                run_as_group=RUN_AS,
+                fs_group=RUN_AS,
+                seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            containers=[container],
+            volumes=[
+                _core.VolumeArgs(name="tmp", empty_dir=_core.EmptyDirVolumeSourceArgs(size_limit="64Mi"))
+            ],
+            # Spread over zones (a zone outage leaves pods elsewhere) and prefer distinct nodes;
+            # both soft, so a full zone or a small node group never blocks scheduling.
+            topology_spread_constraints=[
+                _core.TopologySpreadConstraintArgs(
+                    max_skew=1,
+                    topology_key="topology.kubernetes.io/zone",
+                    when_unsatisfiable="ScheduleAnyway",
+                    label_selector=spread,
+                    # Spread each rollout's pods, not old and new together.
+                    match_label_keys=["pod-template-hash"],
+                )
+            ],
+            affinity=_core.AffinityArgs(
+                pod_anti_affinity=_core.PodAntiAffinityArgs(
+                    preferred_during_scheduling_ignored_during_execution=[
+                        _core.WeightedPodAffinityTermArgs(
+                            weight=100,
+                            pod_affinity_term=_core.PodAffinityTermArgs(
+                                topology_key="kubernetes.io/hostname", label_selector=spread
+                            ),
+                        )
+                    ]
+                )
+            ),
+        )
+        return k8s.apps.v1.DeploymentSpecArgs(
+            # An HPA owns the count when enabled; a replicas field here would reset it each update.
+            replicas=None if args.autoscaling.enabled else args.replicas,
+            selector=self._selector_args(),
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                type="RollingUpdate",
+                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+            ),
+            template=_core.PodTemplateSpecArgs(
+                metadata=_meta.ObjectMetaArgs(
+                    labels=self._labels,
+                    annotations={
+                        "checksum/config": config_checksum,
+                        "lmagent.dev/secrets-revision": args.secrets_revision,
+                    },
+                ),
+                spec=pod,
+            ),
+        )
+
+    def _scaling(self, deployment: k8s.apps.v1.Deployment) -> None:
+        args, name = self._args, self._name
+        if args.autoscaling.enabled:
+            auto = args.autoscaling
+
+            def utilization(resource: str, percent: int) -> k8s.autoscaling.v2.MetricSpecArgs:
+                return k8s.autoscaling.v2.MetricSpecArgs(
+                    type="Resource",
+                    resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                        name=resource,
+                        target=k8s.autoscaling.v2.MetricTargetArgs(
+                            type="Utilization", average_utilization=percent
+                        ),
+                    ),
+                )
+
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                metadata=self._metadata(name),
+                spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                    scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                        api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
+                    ),
+                    min_replicas=auto.min_replicas,
+                    max_replicas=auto.max_replicas,
+                    metrics=[
+                        utilization("cpu", auto.cpu_utilization),
+                        utilization("memory", auto.memory_utilization),
+                    ],
+                ),
+                opts=self._opts(),
+            )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=self._metadata(name),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=args.disruption_budget.max_unavailable,
+                selector=self._selector_args(),
+                # A crash-looping pod must not block node drains: it serves nothing anyway.
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+            opts=self._opts(),
+        )
+
+    def _network_policies(self) -> None:
+        args, name = self._args, self._name
+        net = k8s.networking.v1
+
+        def namespace_peer(namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+            # `kubernetes.io/metadata.name` is set by the API server on every namespace.
+            return net.NetworkPolicyPeerArgs(
+                namespace_selector=_meta.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": namespace}
+                )
+            )
+
+        def egress(rule: EgressRule) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+            if rule.namespace is not None:
+                to = [namespace_peer(rule.namespace)]
+            else:
+                to = [
+                    net.NetworkPolicyPeerArgs(
+                        ip_block=net.IPBlockArgs(cidr=cidr, except_=_inside(rule.except_cidrs, cidr) or None)
+                    )
+                    for cidr in rule.cidrs
+                ]
+            ports = [net.NetworkPolicyPortArgs(port=p, protocol=rule.protocol) for p in rule.ports]
+            return net.NetworkPolicyEgressRuleArgs(to=to, ports=ports)
+
+        net.NetworkPolicy(
+            f"{name}-deny-all",
+            metadata=self._metadata(f"{name}-default-deny"),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=self._selector_args(), policy_types=["Ingress", "Egress"]
+            ),
+            opts=self._opts(),
+        )
+        dns = net.NetworkPolicyEgressRuleArgs(
+            to=[
+                net.NetworkPolicyPeerArgs(
+                    namespace_selector=_meta.LabelSelectorArgs(
+                        match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                    ),
+                    pod_selector=_meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                )
+            ],
+            ports=[net.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")],
+        )
+        net.NetworkPolicy(
+            f"{name}-allow",
+            metadata=self._metadata(f"{name}-allow"),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=self._selector_args(),
+                policy_types=["Ingress", "Egress"],
+                # Kubelet probes come from the node and are not subject to these rules.
+                ingress=[
+                    net.NetworkPolicyIngressRuleArgs(
+                        from_=[namespace_peer(ns) for ns in args.ingress_from],
+                        ports=[net.NetworkPolicyPortArgs(port=args.port, protocol="TCP")],
+                    )
+                ]
+                if args.ingress_from
+                else [],
+                egress=[dns, *(egress(rule) for rule in [*args.egress, *args.extra_egress])],
+            ),
+            opts=self._opts(),
+        )
+
+    def _observability(self) -> None:
+        args, name = self._args, self._name
+        k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=self._metadata(name, labels=args.monitoring_labels),
+            spec={
+                # Series get job=<the Service's app.kubernetes.io/name> = the app's name, and the
+                # namespace label: the contract the alert and SLO rules select on.
+                "jobLabel": "app.kubernetes.io/name",
+                "selector": {"matchLabels": self._selector},
+                "namespaceSelector": {"matchNames": [self._ns]},
+                "endpoints": [{"port": "http", "path": args.metrics_path, "interval": args.scrape_interval}],
+            },
+            opts=self._opts(),
+        )
+        groups = app_alert_groups(
+            service=name,
+            namespace=args.namespace,
+            thresholds=args.alerts,
+            runbook_base_url=args.runbook_base_url,
+        ) + slo_rule_groups(
+            service=name, namespace=args.namespace, slos=args.slos, runbook_base_url=args.runbook_base_url
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=self._metadata(name, labels=args.monitoring_labels),
+            spec={"groups": groups},
+            opts=self._opts(),
+        )
+        if not args.dashboards:
+            return
+        boards: dict[str, dict[str, Any]] = {
+            "red": red_dashboard(service=name, namespace=args.namespace),
+            "slo": slo_dashboard(service=name, namespace=args.namespace, slos=args.slos),
+        }
+        for kind, board in boards.items():
+            _core.ConfigMap(
+                f"{name}-dashboard-{kind}",
+                # Grafana's dashboard sidecar loads every ConfigMap with this label.
+                metadata=self._metadata(f"{name}-dashboard-{kind}", labels={"grafana_dashboard": "1"}),
+                data={f"{name}-{kind}.json": json.dumps(board, indent=1, sort_keys=True)},
+                opts=self._opts(),
+            )
+
+
+def _inside(excepts: list[str], cidr: str) -> list[str]:
+    """The carve-outs that lie inside `cidr` (an ipBlock rejects any other)."""
+    outer = ipaddress.ip_network(cidr)
+    return [
+        e
+        for e in excepts
+        if (inner := ipaddress.ip_network(e)).version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
+    ]
