@@ -1,9 +1,47 @@
 """lmagent-infra components: reusable Pulumi ComponentResources for a hardened EKS platform.
 
-Importing this package registers nothing and reads no configuration; provider submodules are
-imported by the component modules that need them.
+Importing this package registers nothing, reads no configuration and imports no provider SDK: each
+public name is imported from its module on first use (PEP 562), so `import components` stays fast
+and a program pays only for the components it uses.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
+    from components.alerts import AlertThresholds, app_alert_groups
+    from components.app import AppService, AppServiceArgs
+    from components.dashboards import red_dashboard, slo_dashboard
+    from components.slo import Slo, default_slos, slo_rule_groups
+    from components.testing import synth
+
+#: Public name -> the module that defines it. Add a line here to export a name.
+_EXPORTS: dict[str, str] = {
+    "AlertThresholds": "components.alerts",
+    "AppService": "components.app",
+    "AppServiceArgs": "components.app",
+    "Slo": "components.slo",
+    "app_alert_groups": "components.alerts",
+    "default_slos": "components.slo",
+    "red_dashboard": "components.dashboards",
+    "slo_dashboard": "components.dashboards",
+    "slo_rule_groups": "components.slo",
+    "synth": "components.testing",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'components' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
