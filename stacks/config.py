@@ -23,9 +23,10 @@ from typing import Any, Literal
 import pulumi
 import pydantic
 from pulumi.runtime import config as _runtime_config
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from components._model import ENVIRONMENT, Model, SecretName
+from components.app import AppServiceArgs, check_apps
 
 PROJECT = "lmagent-infra"
 
@@ -56,6 +57,15 @@ class StackConfig(Model):
     tags: dict[str, str] = Field(
         default_factory=dict,
         description="Extra AWS tags on every resource, merged over project/stack/component/managed-by.",
+    )
+    apps: typing.Annotated[dict[str, AppServiceArgs], AfterValidator(check_apps)] = Field(
+        default_factory=lambda: {"lmagent-api": AppServiceArgs()},
+        description=(
+            "The services to run, app name -> settings (components/app.py `AppServiceArgs`). "
+            "Default: the reference service `lmagent-api` with every default (port 8000, probes "
+            "/health and /ready, 2-6 pods, namespace `lmagent`), running the image the stack builds. "
+            "Setting the map replaces it: list every app."
+        ),
     )
 
     @field_validator("tags")
