@@ -31,7 +31,18 @@ _EXPORTS: dict[str, str] = {
     "synth": "components.testing",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AlertThresholds",
+    "AppService",
+    "AppServiceArgs",
+    "Slo",
+    "app_alert_groups",
+    "default_slos",
+    "red_dashboard",
+    "slo_dashboard",
+    "slo_rule_groups",
+    "synth",
+]
 
 
 def __getattr__(name: str) -> Any:
