@@ -1,0 +1,453 @@
+"""A hardened EKS cluster: encrypted secrets, private endpoint, API access entries, IRSA, add-ons."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+from pydantic import Field, ValidationInfo, field_validator
+
+from components import versions
+from components._addons import AFTER_NODES, BEFORE_NODES, addons, gp3_storage_class
+from components._model import Model, in_production
+from components._nodegroups import NodeGroupArgs, Taint, node_groups, node_role, service_trust
+from components.network import check_retention
+
+__all__ = ["ADMIN_POLICY_ARN", "EksCluster", "EksClusterArgs", "NodeGroupArgs", "Taint"]
+
+LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+#: Who did what and who logged in; the controller manager and scheduler logs are opt-in.
+DEFAULT_LOG_TYPES: tuple[LogType, ...] = ("api", "audit", "authenticator")
+
+#: The EKS access policy that makes a principal cluster-admin (EKS user guide, access policies).
+ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+_PRINCIPAL = r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"
+_WORLD = ("0.0.0.0/0", "::/0")
+
+
+class EksClusterArgs(Model):
+    """The `cluster` section of the stack file: control plane, access, logging and node groups."""
+
+    name: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$",
+        description="The EKS cluster's name. Default: `lmagent-<stack>` (set by the stack).",
+    )
+    version: str = Field(
+        default=versions.KUBERNETES_VERSION,
+        pattern=r"^1\.\d{2}$",
+        description=(
+            f"Kubernetes minor version. Default: {versions.KUBERNETES_VERSION} (components/versions.py, "
+            "which also pins the add-ons for it)."
+        ),
+    )
+    endpoint_public_access: bool = Field(
+        default=False,
+        description=(
+            "Expose the API server on the internet. Default: off (private endpoint only, reached "
+            "from inside the VPC); when on, `publicAccessCidrs` must list who may reach it."
+        ),
+    )
+    public_access_cidrs: list[str] = Field(
+        default_factory=list,
+        description=(
+            "CIDRs allowed to reach a public endpoint. Default: none. Production refuses 0.0.0.0/0."
+        ),
+    )
+    log_types: list[LogType] = Field(
+        default_factory=lambda: list(DEFAULT_LOG_TYPES),
+        description=(
+            "Control-plane log types sent to CloudWatch. Default: api, audit, authenticator "
+            "(who did what, and who logged in); controllerManager and scheduler are optional."
+        ),
+    )
+    log_retention_days: int = Field(
+        default=90,
+        description="Retention of the `/aws/eks/<name>/cluster` log group. Default: 90 days.",
+    )
+    kms_key_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
+        description=(
+            "KMS key for envelope encryption of Kubernetes Secrets. Default: a key created here "
+            "with yearly rotation on."
+        ),
+    )
+    admin_principal_arns: list[str] = Field(
+        default_factory=list,
+        description=(
+            "IAM roles/users given cluster-admin through EKS access entries. Default: none besides "
+            "the identity that creates the cluster (see `bootstrapCreatorAdmin`)."
+        ),
+    )
+    bootstrap_creator_admin: bool = Field(
+        default=True,
+        description=(
+            "Give the identity running `pulumi up` cluster-admin, so this same program can create "
+            "the objects on the cluster. Default: on. Changing it replaces the cluster."
+        ),
+    )
+    support_type: Literal["STANDARD", "EXTENDED"] = Field(
+        default="STANDARD",
+        description=(
+            "EKS version support. Default: STANDARD (EKS upgrades the control plane at end of "
+            "standard support instead of billing extended support at ~$365/month more)."
+        ),
+    )
+    node_groups: dict[str, NodeGroupArgs] = Field(
+        default_factory=lambda: {"general": NodeGroupArgs()},
+        min_length=1,
+        description="Managed node groups by name. Default: one group `general` with the defaults.",
+    )
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _allowlist_is_explicit(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
+        public = info.data.get("endpoint_public_access")
+        if public and not value:
+            raise ValueError(
+                "must list the CIDRs allowed to reach the public endpoint when endpointPublicAccess is true"
+            )
+        if not public and value:
+            raise ValueError("is set but endpointPublicAccess is false: set both or neither")
+        if in_production(info) and any(c in _WORLD for c in value):
+            raise ValueError(
+                "production refuses a public API endpoint open to the world (0.0.0.0/0); "
+                "list your office/VPN CIDRs or turn endpointPublicAccess off"
+            )
+        return value
+
+    @field_validator("log_types")
+    @classmethod
+    def _log_types_unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat a log type")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_is_valid(cls, value: int) -> int:
+        return check_retention(value)
+
+    @field_validator("admin_principal_arns")
+    @classmethod
+    def _principals_are_iam(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if not re.match(_PRINCIPAL, a)]
+        if bad:
+            raise ValueError(
+                f"must be IAM role or user ARNs such as arn:aws:iam::123456789012:role/admin (bad: {bad})"
+            )
+        return value
+
+    @field_validator("node_groups")
+    @classmethod
+    def _group_names(cls, value: dict[str, NodeGroupArgs]) -> dict[str, NodeGroupArgs]:
+        bad = [g for g in value if not re.match(r"^[a-z][a-z0-9-]{0,30}$", g)]
+        if bad:
+            raise ValueError(f"node group names must be lowercase letters, digits and '-' (bad: {bad})")
+        return value
+
+
+def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
+    oidcs = identities[0].oidcs or []
+    return str(oidcs[0].issuer)
+
+
+def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, Any]:
+    """A kubeconfig that authenticates with `aws eks get-token`: no static credentials, no profile."""
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": [
+                "eks",
+                "get-token",
+                "--cluster-name",
+                cluster_name,
+                "--region",
+                region,
+                "--output",
+                "json",
+            ],
+            "interactiveMode": "Never",
+        }
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+        ],
+        "users": [{"name": cluster_name, "user": user}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+    }
+
+
+class EksCluster(pulumi.ComponentResource):
+    """An EKS control plane with managed node groups, IRSA, pinned add-ons and a default gp3 class."""
+
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    certificate_authority: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(
+        self,
+        name: str,
+        args: EksClusterArgs,
+        *,
+        private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+        cluster_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        protect: bool = True,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("lmagent:components:EksCluster", name, None, opts)
+        self._name = name
+        self._tags = {**(tags or {}), "component": "cluster"}
+        physical = cluster_name or args.name or name
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+
+        key_arn: pulumi.Input[str]
+        if args.kms_key_arn is None:
+            key = aws.kms.Key(
+                f"{name}-secrets-key",
+                aws.kms.KeyArgs(
+                    description=f"EKS {physical}: envelope encryption of Kubernetes Secrets",
+                    enable_key_rotation=True,
+                    deletion_window_in_days=30,
+                    tags=self._tags,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            )
+            key_arn = key.arn
+        else:
+            key_arn = args.kms_key_arn
+
+        # Created before the cluster: otherwise EKS creates it on first log with no expiry.
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            aws.cloudwatch.LogGroupArgs(
+                name=f"/aws/eks/{physical}/cluster",
+                retention_in_days=args.log_retention_days,
+                tags=self._tags,
+            ),
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-cluster-role",
+            aws.iam.RoleArgs(
+                description=f"EKS {physical} control plane",
+                assume_role_policy=service_trust("eks.amazonaws.com"),
+                tags=self._tags,
+            ),
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-AmazonEKSClusterPolicy",
+            aws.iam.RolePolicyAttachmentArgs(
+                role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"
+            ),
+            opts=child,
+        )
+        public = args.endpoint_public_access
+        cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            aws.eks.ClusterArgs(
+                name=physical,
+                version=args.version,
+                role_arn=role.arn,
+                vpc_config=aws.eks.ClusterVpcConfigArgs(
+                    subnet_ids=private_subnet_ids,
+                    endpoint_private_access=True,
+                    endpoint_public_access=public,
+                    public_access_cidrs=args.public_access_cidrs if public else None,
+                ),
+                encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                    resources=["secrets"],
+                    provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key_arn),
+                ),
+                access_config=aws.eks.ClusterAccessConfigArgs(
+                    authentication_mode="API",
+                    bootstrap_cluster_creator_admin_permissions=args.bootstrap_creator_admin,
+                ),
+                enabled_cluster_log_types=list(args.log_types),
+                # The add-ons are installed below as managed add-ons at pinned versions; the
+                # self-managed copies EKS would otherwise bootstrap would be unmanaged drift.
+                bootstrap_self_managed_addons=False,
+                deletion_protection=protect,
+                upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
+                tags=self._tags,
+            ),
+            # The role's policy must outlive the cluster, or EKS cannot clean up its ENIs and
+            # security groups on delete (ClusterArgs.role_arn docstring).
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[logs, role_policy]),
+        )
+
+        issuer = cluster.identities.apply(_issuer)
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            aws.iam.OpenIdConnectProviderArgs(
+                url=issuer, client_id_lists=["sts.amazonaws.com"], tags=self._tags
+            ),
+            opts=child,
+        )
+        self.oidc_issuer = issuer
+        self.oidc_provider_arn = oidc.arn
+        self.cluster_name = cluster.name
+
+        for i, principal in enumerate(args.admin_principal_arns):
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{i}",
+                aws.eks.AccessEntryArgs(
+                    cluster_name=cluster.name, principal_arn=principal, type="STANDARD", tags=self._tags
+                ),
+                opts=child,
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{i}-policy",
+                aws.eks.AccessPolicyAssociationArgs(
+                    cluster_name=cluster.name,
+                    principal_arn=principal,
+                    policy_arn=ADMIN_POLICY_ARN,
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            )
+
+        nodes_role, nodes_policies = node_role(name, self._tags, self)
+        early = addons(
+            name,
+            BEFORE_NODES,
+            cluster_name=cluster.name,
+            irsa_role=self.irsa_role,
+            tags=self._tags,
+            depends_on=[],
+            parent=self,
+        )
+        groups = node_groups(
+            name,
+            args.node_groups,
+            cluster_name=cluster.name,
+            role=nodes_role,
+            subnet_ids=private_subnet_ids,
+            tags=self._tags,
+            depends_on=[*nodes_policies, *early.values()],
+            parent=self,
+        )
+        late = addons(
+            name,
+            AFTER_NODES,
+            cluster_name=cluster.name,
+            irsa_role=self.irsa_role,
+            tags=self._tags,
+            depends_on=list(groups.values()),
+            parent=self,
+        )
+
+        region = aws.get_region_output(opts=invoke).region
+        self.endpoint = cluster.endpoint
+        self.certificate_authority = cluster.certificate_authority.apply(lambda ca: str(ca.data))
+        self.node_role_arn = nodes_role.arn
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(cluster.name, cluster.endpoint, self.certificate_authority, region).apply(
+                lambda a: json.dumps(kubeconfig(a[0], a[1], a[2], a[3]), indent=2)
+            )
+        )
+        # Everything on the cluster goes through this provider: it never reads the machine's
+        # kubeconfig or current context.
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            k8s.ProviderArgs(kubeconfig=self.kubeconfig, enable_server_side_apply=True),
+            opts=child,
+        )
+        gp3_storage_class(name, provider=self.provider, depends_on=[late["aws-ebs-csi-driver"]], parent=self)
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "endpoint": self.endpoint,
+                "certificateAuthority": self.certificate_authority,
+                "oidcProviderArn": self.oidc_provider_arn,
+                "oidcIssuer": self.oidc_issuer,
+                "nodeRoleArn": self.node_role_arn,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+    def irsa_role(
+        self,
+        name: str,
+        namespace: str,
+        service_account: str,
+        policy_json: pulumi.Input[str] | None = None,
+        managed_policy_arns: Sequence[str] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> aws.iam.Role:
+        """An IAM role only `system:serviceaccount:<namespace>:<service_account>` can assume (IRSA).
+
+        `policy_json` becomes the role's inline policy; `managed_policy_arns` are attached. The
+        role is a child of this cluster unless `opts` names another parent.
+        """
+        rname = f"{self._name}-irsa-{name}"
+        opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), opts)
+        subject = f"system:serviceaccount:{namespace}:{service_account}"
+
+        def trust(args: list[str]) -> str:
+            arn, issuer = args
+            host = issuer.removeprefix("https://")
+            return json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Federated": arn},
+                            "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Condition": {
+                                "StringEquals": {f"{host}:sub": subject, f"{host}:aud": "sts.amazonaws.com"}
+                            },
+                        }
+                    ],
+                }
+            )
+
+        role = aws.iam.Role(
+            rname,
+            aws.iam.RoleArgs(
+                description=f"IRSA for {subject}",
+                assume_role_policy=pulumi.Output.all(self.oidc_provider_arn, self.oidc_issuer).apply(trust),
+                tags=self._tags,
+            ),
+            opts=opts,
+        )
+        child = pulumi.ResourceOptions(parent=opts.parent)
+        if policy_json is not None:
+            aws.iam.RolePolicy(
+                f"{rname}-policy", aws.iam.RolePolicyArgs(role=role.id, policy=policy_json), opts=child
+            )
+        for arn in managed_policy_arns:
+            aws.iam.RolePolicyAttachment(
+                f"{rname}-{arn.rsplit('/', 1)[-1]}",
+                aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=arn),
+                opts=child,
+            )
+        return role
