@@ -1,0 +1,1 @@
+"""The security checklist as a CrossGuard policy pack; the rules live in `policies.rules`."""
