@@ -30,7 +30,7 @@ from pulumi.runtime import rpc as _rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.stack import run_pulumi_func
 
-__all__ = ["SECRET", "SynthResult", "UnknownInvokeError", "synth"]
+__all__ = ["SECRET", "StackSecret", "SynthResult", "UnknownInvokeError", "synth"]
 
 #: What every secret value becomes in recorded inputs, outputs, files and terminal lines.
 SECRET = "[secret]"
@@ -157,14 +157,23 @@ def _image_outputs(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"digest": digest, "ref": f"{repo}@{digest}"}
 
 
+@dataclass(frozen=True)
+class StackSecret:
+    """An output of a referenced stack that the referenced stack exported as a secret."""
+
+    value: Any
+
+
 def _stack_reference_outputs(world: _World, name: str) -> dict[str, Any]:
     if name not in world.stack_references:
         raise UnknownInvokeError(
             f"StackReference {name!r} has no fabricated outputs: pass "
             f"stack_references={{{name!r}: {{...outputs...}}}} to synth()"
         )
-    outputs = dict(world.stack_references[name])
-    return {"name": name, "outputs": outputs, "secretOutputNames": sorted(outputs)}
+    given = world.stack_references[name]
+    outputs = {k: v.value if isinstance(v, StackSecret) else v for k, v in given.items()}
+    secret = sorted(k for k, v in given.items() if isinstance(v, StackSecret))
+    return {"name": name, "outputs": outputs, "secretOutputNames": secret}
 
 
 _AZ_LETTERS = "abcdef"
@@ -413,7 +422,8 @@ def synth(
 
     `config` maps full keys (`"<project>:key"`, `"aws:region"`) to strings or JSON-able values, as
     a stack file would; keys in `secret_keys` are secret config. `stack_references` gives the
-    outputs a `pulumi.StackReference` of that name returns. Exceptions raised by the program (bad
+    outputs a `pulumi.StackReference` of that name returns; wrap a value in `StackSecret` where
+    the referenced stack exports it as a secret (a kubeconfig, say). Exceptions raised by the program (bad
     config included) propagate unchanged.
     """
     # The SDK keeps its settings, config and root stack in context variables: running in a copy of

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.testing import SECRET, UnknownInvokeError, synth
+from components.testing import SECRET, StackSecret, UnknownInvokeError, synth
 
 PLANTED = "planted-secret-value-7f3c"
 
@@ -204,9 +204,26 @@ def test_a_stack_reference_returns_the_outputs_given_to_synth():
         consumer,
         project="acme",
         stack="dev",
-        stack_references={"acme/platform/staging": {"clusterName": "lmagent-staging"}},
+        stack_references={
+            "acme/platform/staging": {"clusterName": "lmagent-staging", "kubeconfig": StackSecret("kc")}
+        },
     )
-    assert result.outputs["cluster"] == SECRET  # every referenced output is treated as secret
+    assert result.outputs["cluster"] == "lmagent-staging"
+
+
+def test_a_stack_reference_output_exported_as_a_secret_stays_one():
+    def consumer() -> None:
+        ref = pulumi.StackReference("acme/platform/staging")
+        pulumi.export("kubeconfig", ref.get_output("kubeconfig"))
+
+    result = synth(
+        consumer,
+        project="acme",
+        stack="dev",
+        stack_references={"acme/platform/staging": {"kubeconfig": StackSecret("planted-kubeconfig")}},
+    )
+    assert result.outputs["kubeconfig"] == SECRET
+    assert "planted-kubeconfig" not in result.to_json()
 
 
 def test_fails_when_a_stack_reference_has_no_outputs_given():
