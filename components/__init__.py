@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
     from components.alerts import AlertThresholds, app_alert_groups
     from components.app import AppService, AppServiceArgs
+    from components.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
     from components.dashboards import red_dashboard, slo_dashboard
+    from components.image import ContainerImage, ContainerImageArgs
+    from components.network import Network, NetworkArgs
     from components.slo import Slo, default_slos, slo_rule_groups
     from components.testing import synth
 
@@ -22,6 +25,13 @@ _EXPORTS: dict[str, str] = {
     "AlertThresholds": "components.alerts",
     "AppService": "components.app",
     "AppServiceArgs": "components.app",
+    "ContainerImage": "components.image",
+    "ContainerImageArgs": "components.image",
+    "EksCluster": "components.cluster",
+    "EksClusterArgs": "components.cluster",
+    "Network": "components.network",
+    "NetworkArgs": "components.network",
+    "NodeGroupArgs": "components.cluster",
     "Slo": "components.slo",
     "app_alert_groups": "components.alerts",
     "default_slos": "components.slo",
@@ -35,6 +45,13 @@ __all__ = [
     "AlertThresholds",
     "AppService",
     "AppServiceArgs",
+    "ContainerImage",
+    "ContainerImageArgs",
+    "EksCluster",
+    "EksClusterArgs",
+    "Network",
+    "NetworkArgs",
+    "NodeGroupArgs",
     "Slo",
     "app_alert_groups",
     "default_slos",

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import pulumi
@@ -27,6 +29,9 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from components._model import ENVIRONMENT, Model, SecretName
 from components.app import AppServiceArgs, check_apps
+from components.cluster import EksClusterArgs
+from components.image import ContainerImageArgs
+from components.network import NetworkArgs
 
 PROJECT = "lmagent-infra"
 
@@ -58,6 +63,21 @@ class StackConfig(Model):
         default_factory=dict,
         description="Extra AWS tags on every resource, merged over project/stack/component/managed-by.",
     )
+    network: NetworkArgs = Field(
+        default_factory=NetworkArgs,
+        description=(
+            "The VPC (components/network.py). Default: 10.0.0.0/16 over 3 AZs, a NAT gateway per "
+            "AZ, flow logs kept 90 days, an S3 gateway endpoint."
+        ),
+    )
+    cluster: EksClusterArgs = Field(
+        default_factory=EksClusterArgs,
+        description=(
+            "The EKS cluster (components/cluster.py). Default: `lmagent-<stack>`, private API "
+            "endpoint only, KMS-encrypted secrets, api/audit/authenticator logs, one ON_DEMAND "
+            "node group of 3-6 m6i.large."
+        ),
+    )
     apps: typing.Annotated[dict[str, AppServiceArgs], AfterValidator(check_apps)] = Field(
         default_factory=lambda: {"lmagent-api": AppServiceArgs()},
         description=(
@@ -65,6 +85,14 @@ class StackConfig(Model):
             "Default: the reference service `lmagent-api` with every default (port 8000, probes "
             "/health and /ready, 2-6 pods, namespace `lmagent`), running the image the stack builds. "
             "Setting the map replaces it: list every app."
+        ),
+    )
+    image: ContainerImageArgs = Field(
+        default_factory=ContainerImageArgs,
+        description=(
+            "The service image: ECR repository and build (components/image.py). Default: build "
+            "`app/` for linux/amd64 into a KMS-encrypted, immutable-tag repository; the tag comes "
+            "from here, else `GITHUB_SHA`, else `dev-<stack>` (see `resolve_image_tag`)."
         ),
     )
 
@@ -146,10 +174,49 @@ def load(stack: str | None = None) -> Settings:
         for path, name in _secret_names(config)
         if name not in secret_keys
     )
+    # Build inputs are checked here so a wrong path stops the program before any resource exists;
+    # relative to the working directory, which is the project root under `pulumi up`.
+    problems.extend(f"{source}: {PROJECT}:image.{line}" for line in config.image.path_problems(Path.cwd()))
+    config = resolve_image_tag(config, stack, os.environ, problems)
     if problems:
         raise ConfigError(problems)
     assert region is not None
     return Settings(stack=stack, region=region, config=config, secret_keys=secret_keys)
+
+
+#: What CI hands in as the commit: a SHA-1 (40) or SHA-256 (64) object name.
+_GIT_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def resolve_image_tag(
+    config: StackConfig, stack: str, environ: Mapping[str, str], problems: list[str]
+) -> StackConfig:
+    """`config` with `image.tag` filled in: the stack file's value, else `GITHUB_SHA`, else
+    `dev-<stack>`; a bad `GITHUB_SHA` is appended to `problems`.
+
+    Deploys run in CI, where `GITHUB_SHA` names the commit being deployed. Offline synth and a
+    laptop have neither, so they get `dev-<stack>`: stable, so synth output is deterministic, and
+    safe, because the repository's tags are immutable: a second, different build under the same
+    tag is refused by ECR instead of overwriting what runs. In production that fallback is also
+    logged as a warning.
+    """
+    if config.image.tag is not None:
+        return config
+    sha = environ.get("GITHUB_SHA") or None  # an empty variable is an unset one
+    if sha is not None and not _GIT_SHA.match(sha):
+        problems.append(
+            f"GITHUB_SHA: must be a git commit sha, 40 or 64 lowercase hex digits (got {_show(sha)}); "
+            f"or set {PROJECT}:image.tag"
+        )
+        return config
+    tag = sha or f"dev-{stack}"
+    if sha is None and config.environment == "production":
+        pulumi.log.warn(
+            f"{PROJECT}:image.tag is not set and GITHUB_SHA is empty: tagging the image {tag!r}; "
+            "deploy production from CI or set image.tag to the commit"
+        )
+    image = ContainerImageArgs.model_validate({**config.image.model_dump(), "tag": tag})
+    return config.model_copy(update={"image": image})
 
 
 def referenced_secrets(config: Mapping[str, Any]) -> set[str]:

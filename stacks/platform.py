@@ -4,11 +4,47 @@ from __future__ import annotations
 
 import pulumi
 
+from components.cluster import EksCluster
+from components.image import ContainerImage
+from components.network import Network
 from stacks.config import Settings
 
 
 def build(settings: Settings) -> None:
     """Declare the platform for one stack and export what operators and other stacks need."""
     cfg = settings.config
+    tags = base_tags(settings)
+
+    # One name for the cluster and the subnet discovery tags that point at it; unique per stack
+    # so staging and production can share an account.
+    cluster_name = cfg.cluster.name or f"{pulumi.get_project()}-{settings.stack}"
+    network = Network("network", cfg.network, cluster_name=cluster_name, tags=tags)
+    cluster = EksCluster(
+        "cluster",
+        cfg.cluster,
+        private_subnet_ids=network.private_subnet_ids,
+        cluster_name=cluster_name,
+        tags=tags,
+        protect=cfg.protect,
+    )
+    pulumi.export("vpcId", network.vpc_id)
+    pulumi.export("clusterName", cluster.cluster_name)
+    pulumi.export("kubeconfig", cluster.kubeconfig)  # a secret: `pulumi stack output --show-secrets`
+
+    # The service image, built and pushed before the apps that deploy it by digest.
+    image = ContainerImage("lmagent-api", cfg.image, tags=tags, protect=cfg.protect)
+    pulumi.export("repositoryUrl", image.repository_url)
+    pulumi.export("imageRef", image.image_ref)
+
     pulumi.export("environment", cfg.environment)
     pulumi.export("region", settings.region)
+
+
+def base_tags(settings: Settings) -> dict[str, str]:
+    """The tags every AWS resource carries (components add `component`); the stack's extra tags win."""
+    return {
+        "project": pulumi.get_project(),
+        "stack": settings.stack,
+        "managed-by": "pulumi",
+        **settings.config.tags,
+    }
