@@ -33,3 +33,26 @@ EKS_ADDONS: dict[str, str] = {
 # --- Container images (issue: image) ---------------------------------------------------------
 
 # --- Helm charts (issue: monitoring) ---------------------------------------------------------
+
+#: A Helm chart pinned by name, version and the repository that publishes it.
+#: kube-prometheus-stack: prometheus-community, Aug 2026 (Prometheus Operator CRDs bundled).
+KUBE_PROMETHEUS_STACK = (
+    "kube-prometheus-stack",
+    "88.5.3",
+    "https://prometheus-community.github.io/helm-charts",
+)
+#: loki: moved to grafana-community/helm-charts in March 2026 (grafana/loki#20705); the chart
+#: left behind in grafana/helm-charts is maintained for Grafana Enterprise Logs only.
+LOKI = ("loki", "18.11.0", "https://grafana-community.github.io/helm-charts")
+#: alloy: stays in grafana/helm-charts (not part of the community move); replaces Promtail (EOL).
+ALLOY = ("alloy", "1.11.1", "https://grafana.github.io/helm-charts")
+#: opentelemetry-collector: open-telemetry/opentelemetry-helm-charts.
+OPENTELEMETRY_COLLECTOR = (
+    "opentelemetry-collector",
+    "0.170.0",
+    "https://open-telemetry.github.io/opentelemetry-helm-charts",
+)
+#: jaeger: jaegertracing/helm-charts 4.x deploys Jaeger v2 only (4.14.1 seen Aug 2026, app 2.2x).
+JAEGER = ("jaeger", "4.14.1", "https://jaegertracing.github.io/helm-charts")
+#: The collector image the chart runs; the k8s distribution has OTLP in/out, batch, memory_limiter.
+OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-k8s"

@@ -1,0 +1,432 @@
+"""MonitoringStack: metrics, alerts, dashboards, logs and traces for the cluster, as Helm releases.
+
+What it declares, in the namespace `monitoring` (all charts pinned in `components/versions.py`):
+
+- kube-prometheus-stack: the Prometheus Operator and its CRDs, Prometheus (retention by time and
+  size, a gp3 volume per replica), Alertmanager (chat for everything, PagerDuty for the listed
+  severities, criticals inhibit warnings) and Grafana (admin password from a secret, a volume, and
+  Prometheus, Loki and Jaeger datasources linked by trace id). Prometheus selects every
+  ServiceMonitor, PodMonitor and PrometheusRule in every namespace: apps need no `release` label.
+  Grafana loads every ConfigMap labelled `grafana_dashboard: "1"` (output `dashboard_label`).
+- CRDs: the chart's CRDs exceed the client-side apply annotation limit, so they are applied
+  server-side (pulumi-kubernetes >= 4 applies server-side by default). Helm installs CRDs once and
+  never upgrades them: the chart's `crds.upgradeJob` (a pre-upgrade hook Job) applies the new
+  chart's CRDs server-side before the operator is upgraded.
+- Loki in monolithic mode: on its gp3 volume (`storage: filesystem`, staging) or on an encrypted
+  S3 bucket reached through an IRSA role with a policy limited to that bucket and its key
+  (`storage: s3`, production). Retention by the compactor; the bucket's lifecycle rule is a
+  backstop one day later.
+- Grafana Alloy as a DaemonSet tailing `/var/log/pods` on each node into Loki, labelled with
+  namespace, pod, container and app (Promtail reached end of life in March 2026).
+- An OpenTelemetry Collector (OTLP on 4317/4318, output `otlp_endpoint` for apps'
+  `OTEL_EXPORTER_OTLP_ENDPOINT`) exporting to Jaeger v2 over OTLP; Jaeger keeps traces in memory
+  or in OpenSearch (see `TracingArgs.storage` for why not Badger).
+
+Pod Security: the namespace enforces `privileged`, because Alloy mounts the node's `/var/log` as a
+hostPath volume, which `baseline` forbids; `warn` and `audit` stay at `baseline` so anything else
+that drifts from it is still reported. Logs could be tailed through the API server instead
+(no hostPath), at the cost of load on the control plane for every log line.
+
+Secrets are never put in Helm values (one secret inside makes Pulumi mark the whole values map
+secret, hiding it from review): they become Kubernetes Secrets that the values name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import _monitoring_values as values
+from components import versions
+from components._monitoring_args import (
+    AlertmanagerArgs,
+    GrafanaArgs,
+    LogsArgs,
+    MonitoringArgs,
+    PrometheusArgs,
+    Resources,
+    TracingArgs,
+)
+
+__all__ = [
+    "AlertmanagerArgs",
+    "GrafanaArgs",
+    "IrsaRoleFactory",
+    "LogsArgs",
+    "MonitoringArgs",
+    "MonitoringStack",
+    "PrometheusArgs",
+    "Resources",
+    "TracingArgs",
+]
+
+
+class IrsaRoleFactory(Protocol):
+    """Makes an IAM role a service account can assume (IRSA) and returns its ARN.
+
+    `EksCluster.irsa_role` has this shape once adapted: `lambda name, ns, sa, policy:
+    cluster.irsa_role(name, ns, sa, policy_json=policy).arn`.
+    """
+
+    def __call__(
+        self, name: str, namespace: str, service_account: str, policy_json: pulumi.Input[str]
+    ) -> pulumi.Input[str]: ...
+
+
+class MonitoringStack(pulumi.ComponentResource):
+    """The monitoring namespace and its Helm releases; see the module docstring for the design."""
+
+    namespace: pulumi.Output[str]
+    grafana_url: pulumi.Output[str]
+    prometheus_url: pulumi.Output[str]
+    otlp_endpoint: pulumi.Output[str]
+    loki_url: pulumi.Output[str]
+    jaeger_url: pulumi.Output[str]
+    dashboard_label: dict[str, str]
+    logs_bucket: pulumi.Output[str] | None
+
+    def __init__(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        *,
+        provider: k8s.Provider,
+        environment: str,
+        region: str,
+        secret: Callable[[str], pulumi.Input[str]],
+        irsa: IrsaRoleFactory | None = None,
+        tags: Mapping[str, str] | None = None,
+        protect: bool = True,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`secret(name)` returns the value of a secret config key named by `args` (a Pulumi
+        secret); `irsa` is required when Loki stores logs in S3; `protect` protects and retains
+        everything holding monitoring data (the namespace, the releases with volumes, the bucket).
+        """
+        super().__init__("lmagent:components:MonitoringStack", name, None, opts)
+        if args.logs.storage == "s3" and irsa is None:
+            raise ValueError(
+                "MonitoringStack: args.logs.storage is 's3' but no `irsa` role factory was given; "
+                "pass one (e.g. from EksCluster.irsa_role) or use storage 'filesystem'"
+            )
+        self._name, self._args, self._provider = name, args, provider
+        self._tags = {**(tags or {}), "component": "monitoring"}
+        endpoints = values.Endpoints(args.namespace)
+        keep = {"protect": protect, "retain_on_delete": protect}
+
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.namespace,
+                labels={
+                    **self._labels("namespace"),
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "pod-security.kubernetes.io/warn": "baseline",
+                    "pod-security.kubernetes.io/audit": "baseline",
+                },
+            ),
+            opts=self._k8s_opts(**keep),
+        )
+        namespace = ns.metadata.apply(lambda m: str(m.name))
+        secrets = self._secrets(namespace, secret)
+
+        kps = self._release(
+            "kube-prometheus-stack",
+            versions.KUBE_PROMETHEUS_STACK,
+            values.KPS_RELEASE,
+            namespace,
+            values.kube_prometheus_stack(args, environment, endpoints),
+            depends_on=secrets,
+            protect=protect,
+            retain_on_delete=protect,
+        )
+
+        bucket: pulumi.Output[str] | None = None
+        role_arn: pulumi.Input[str] | None = None
+        if args.logs.storage == "s3":
+            assert irsa is not None  # checked above
+            bucket, bucket_arn, key_arn = self._logs_bucket(args.logs.retention_days, protect)
+            role_arn = irsa(
+                f"{name}-loki-s3",
+                args.namespace,
+                values.LOKI_SERVICE_ACCOUNT,
+                _loki_policy(bucket_arn, key_arn),
+            )
+        loki = self._release(
+            "loki",
+            versions.LOKI,
+            values.LOKI_RELEASE,
+            namespace,
+            values.loki(args, bucket=bucket, region=region, role_arn=role_arn),
+            protect=protect,
+            retain_on_delete=protect,
+        )
+        self._release(
+            "alloy",
+            versions.ALLOY,
+            values.ALLOY_RELEASE,
+            namespace,
+            values.alloy(endpoints),
+            depends_on=[loki],
+        )
+        jaeger = self._release(
+            "jaeger", versions.JAEGER, values.JAEGER_RELEASE, namespace, values.jaeger(args)
+        )
+        self._release(
+            "otel-collector",
+            versions.OPENTELEMETRY_COLLECTOR,
+            values.COLLECTOR_RELEASE,
+            namespace,
+            values.otel_collector(args, endpoints),
+            depends_on=[jaeger],
+        )
+
+        # Every URL waits for its release, so a consumer of an output waits for the service.
+        self.namespace = namespace
+        self.prometheus_url = kps.status.apply(lambda _: endpoints.prometheus)
+        self.grafana_url = kps.status.apply(lambda _: endpoints.grafana)
+        self.loki_url = loki.status.apply(lambda _: endpoints.loki)
+        self.jaeger_url = jaeger.status.apply(lambda _: endpoints.jaeger_query)
+        self.otlp_endpoint = pulumi.Output.from_input(endpoints.otlp_http)
+        self.dashboard_label = dict(values.DASHBOARD_LABEL)
+        self.logs_bucket = bucket
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "grafanaUrl": self.grafana_url,
+                "prometheusUrl": self.prometheus_url,
+                "otlpEndpoint": self.otlp_endpoint,
+                "lokiUrl": self.loki_url,
+                "jaegerUrl": self.jaeger_url,
+                "dashboardLabel": self.dashboard_label,
+                "logsBucket": self.logs_bucket,
+            }
+        )
+
+    # -----------------------------------------------------------------------------------------
+
+    def _labels(self, component: str) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/name": "monitoring",
+            "app.kubernetes.io/instance": self._name,
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/part-of": "lmagent-infra",
+            "app.kubernetes.io/managed-by": "pulumi",
+        }
+
+    def _k8s_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._provider, **kwargs)
+
+    def _aws_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    def _secrets(
+        self, namespace: pulumi.Input[str], secret: Callable[[str], pulumi.Input[str]]
+    ) -> list[pulumi.Resource]:
+        """Kubernetes Secrets for Grafana's admin and Alertmanager's receivers."""
+        am = self._args.alertmanager
+        receivers: dict[str, pulumi.Input[str]] = {values.SLACK_KEY: secret(am.slack_webhook)}
+        if am.pagerduty_routing_key is not None:
+            receivers[values.PAGERDUTY_KEY] = secret(am.pagerduty_routing_key)
+        made: list[pulumi.Resource] = []
+        for role, secret_name, data in (
+            (
+                "grafana-admin",
+                values.GRAFANA_ADMIN_SECRET,
+                {
+                    "admin-user": "admin",
+                    "admin-password": secret(self._args.grafana.admin_password),
+                },
+            ),
+            ("alertmanager-receivers", values.ALERTMANAGER_SECRET, receivers),
+        ):
+            made.append(
+                k8s.core.v1.Secret(
+                    f"{self._name}-{role}",
+                    k8s.core.v1.SecretInitArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(
+                            name=secret_name, namespace=namespace, labels=self._labels(role)
+                        ),
+                        type="Opaque",
+                        string_data={k: pulumi.Output.secret(v) for k, v in data.items()},
+                    ),
+                    opts=self._k8s_opts(),
+                )
+            )
+        return made
+
+    def _release(
+        self,
+        role: str,
+        chart: tuple[str, str, str],
+        release: str,
+        namespace: pulumi.Input[str],
+        chart_values: Mapping[str, Any],
+        *,
+        depends_on: list[pulumi.Resource] | None = None,
+        protect: bool = False,
+        retain_on_delete: bool = False,
+    ) -> k8s.helm.v3.Release:
+        chart_name, version, repo = chart
+        return k8s.helm.v3.Release(
+            f"{self._name}-{role}",
+            k8s.helm.v3.ReleaseArgs(
+                name=release,
+                chart=chart_name,
+                version=version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+                namespace=namespace,
+                values=chart_values,
+                max_history=10,
+                # kube-prometheus-stack's CRD job and first volume binds take minutes.
+                timeout=900,
+                cleanup_on_fail=True,
+            ),
+            opts=self._k8s_opts(
+                depends_on=depends_on or [], protect=protect, retain_on_delete=retain_on_delete
+            ),
+        )
+
+    def _logs_bucket(
+        self, retention_days: int, protect: bool
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]:
+        """An S3 bucket for Loki: SSE-KMS, private, TLS-only, expiring a day after retention."""
+        name, keep = self._name, {"protect": protect, "retain_on_delete": protect}
+        key = aws.kms.Key(
+            f"{name}-logs-key",
+            aws.kms.KeyArgs(
+                description="Encrypts the Loki log bucket",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                tags=self._tags,
+            ),
+            opts=self._aws_opts(**keep),
+        )
+        bucket = aws.s3.Bucket(
+            f"{name}-logs",
+            aws.s3.BucketArgs(force_destroy=not protect, tags=self._tags),
+            opts=self._aws_opts(**keep),
+        )
+        child = self._aws_opts()
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-logs-encryption",
+            aws.s3.BucketServerSideEncryptionConfigurationInitArgs(
+                bucket=bucket.id,
+                rules=[
+                    aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                        apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                            sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                        ),
+                        # One data key per bucket instead of per object: far fewer KMS calls.
+                        bucket_key_enabled=True,
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-logs-public-access",
+            aws.s3.BucketPublicAccessBlockArgs(
+                bucket=bucket.id,
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+            ),
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-logs-ownership",
+            aws.s3.BucketOwnershipControlsArgs(
+                bucket=bucket.id,
+                rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            ),
+            opts=child,
+        )
+        # No versioning: Loki's compactor deletes expired chunks on purpose, and the lifecycle
+        # rule is the retention backstop; old versions would only keep deleted logs around.
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-logs-lifecycle",
+            aws.s3.BucketLifecycleConfigurationArgs(
+                bucket=bucket.id,
+                rules=[
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id="expire-after-retention",
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                        # One day after Loki's own retention, so the compactor deletes first and
+                        # the index never points at a chunk S3 already removed.
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                            days=retention_days + 1
+                        ),
+                        abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                            days_after_initiation=1
+                        ),
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-logs-policy",
+            aws.s3.BucketPolicyArgs(bucket=bucket.id, policy=bucket.arn.apply(_deny_insecure)),
+            opts=child,
+        )
+        return bucket.bucket, bucket.arn, key.arn
+
+
+def _deny_insecure(bucket_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+def _loki_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Least privilege for Loki: list its bucket, read/write/delete its objects, use its key."""
+
+    def document(arns: list[str]) -> str:
+        bucket, key = arns
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "ListBucket",
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket],
+                    },
+                    {
+                        "Sid": "Objects",
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                        "Resource": [f"{bucket}/*"],
+                    },
+                    {
+                        "Sid": "BucketKey",
+                        "Effect": "Allow",
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                        "Resource": [key],
+                    },
+                ],
+            }
+        )
+
+    return pulumi.Output.all(bucket_arn, key_arn).apply(document)
