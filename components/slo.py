@@ -43,6 +43,7 @@ __all__ = [
     "SloDocument",
     "ThresholdSli",
     "burn_factors",
+    "check_slos",
     "default_slos",
     "error_ratio_record",
     "slo_rule_groups",
@@ -213,6 +214,30 @@ def _check_unique(slos: Sequence[Slo]) -> None:
         raise ValueError(f"slos: names {dupes} appear more than once; each SLO name must be unique")
 
 
+def check_slos(slos: Sequence[Slo], buckets: Sequence[float] = CONTRACT_BUCKETS) -> None:
+    """Raise ValueError for what one SLO alone cannot tell: repeated names, a latency threshold
+    that is not one of the app's `buckets`, a target so low a burn alert could never fire.
+
+    `slo_rule_groups` calls it; an args model can call it in a validator to fail at config time.
+    """
+    _check_unique(slos)
+    for slo in slos:
+        sli = slo.sli
+        if isinstance(sli, ThresholdSli) and not any(abs(sli.threshold - b) < 1e-9 for b in buckets):
+            raise ValueError(
+                f"slo {slo.name!r}: sli.threshold {sli.threshold:g} is not a bucket of {sli.metric}; "
+                f"allowed: {', '.join(f'{b:g}' for b in buckets)}"
+            )
+        for pair, factor in burn_factors(slo.window).items():
+            # An error ratio cannot exceed 1: a threshold at or above it is an alert that never fires.
+            if factor * slo.error_budget >= 1:
+                raise ValueError(
+                    f"slo {slo.name!r}: target {slo.target:g}% over {slo.window} needs an error ratio "
+                    f"of {factor * slo.error_budget:.0%} to alert on {pair}, which can never happen; "
+                    f"allowed: a target above {100 - 100 / factor:.4g}% for this window"
+                )
+
+
 def default_slos() -> list[Slo]:
     """The runbook's three SLOs: availability 99.9%/30d, latency p95<0.3s 95%/30d, errors 99%/7d."""
     return SloDocument.model_validate(yaml.safe_load(RUNBOOK_SLOS)).slos
@@ -242,7 +267,7 @@ def _le_matcher(bound: float) -> str:
     return 'le=~"' + "|".join(s.replace(".", "[.]") for s in spellings) + '"'
 
 
-def _error_ratio_expr(slo: Slo, service: str, namespace: str, window: str, buckets: Sequence[float]) -> str:
+def _error_ratio_expr(slo: Slo, service: str, namespace: str, window: str) -> str:
     app = selector(service, namespace)
     sli = slo.sli
     if isinstance(sli, RatioSli):
@@ -252,11 +277,6 @@ def _error_ratio_expr(slo: Slo, service: str, namespace: str, window: str, bucke
         return (
             f"(sum(rate(http_requests_total{bad}[{window}])) or vector(0))"
             f" / (sum(rate(http_requests_total{app}[{window}])) > 0)"
-        )
-    if not any(abs(sli.threshold - b) < 1e-9 for b in buckets):
-        raise ValueError(
-            f"slo {slo.name!r}: sli.threshold {sli.threshold:g} is not a bucket of {sli.metric}; "
-            f"allowed: {', '.join(f'{b:g}' for b in buckets)}"
         )
     good = selector(service, namespace, _le_matcher(sli.threshold))
     count = f"sum(rate({sli.metric}_count{app}[{window}]))"
@@ -277,12 +297,6 @@ def _burn_alert(
     clauses = []
     for short, long, factor in pairs:
         threshold = factor * scale * budget
-        if threshold >= 1:
-            raise ValueError(
-                f"slo {slo.name!r}: target {slo.target:g}% over {slo.window} needs an error ratio "
-                f"of {threshold:.0%} to alert on {short}/{long}, which can never happen; allowed: "
-                f"a target above {100 - 100 / (factor * scale):.4g}% for this window"
-            )
         clauses.append(
             f"({error_ratio_record(short)}{sel} > {_num(threshold)}"
             f" and {error_ratio_record(long)}{sel} > {_num(threshold)})"
@@ -327,7 +341,7 @@ def slo_rule_groups(
     """
     check_name("service", service)
     check_name("namespace", namespace)
-    _check_unique(slos)
+    check_slos(slos, buckets)
     groups = []
     for slo in slos:
         labels = {"slo": slo.name, "service": service, "namespace": namespace}
@@ -336,7 +350,7 @@ def slo_rule_groups(
         rules: list[dict[str, Any]] = [
             {
                 "record": error_ratio_record(w),
-                "expr": _error_ratio_expr(slo, service, namespace, w, buckets),
+                "expr": _error_ratio_expr(slo, service, namespace, w),
             }
             for w in ALERT_WINDOWS
         ]

@@ -18,6 +18,7 @@ from components.slo import (
     SloDocument,
     ThresholdSli,
     burn_factors,
+    check_slos,
     default_slos,
     error_ratio_record,
     slo_rule_groups,
@@ -171,6 +172,13 @@ def test_latency_threshold_is_checked_against_the_buckets_given() -> None:
 def test_a_whole_second_threshold_matches_both_le_spellings() -> None:
     slo = _slo(name="latency", target=95, sli={"type": "threshold", "threshold": 1})
     assert 'le=~"1|1[.]0"' in _group(_groups([slo]), "latency")[0]["expr"]
+
+
+def test_check_slos_rejects_a_non_bucket_threshold_before_any_rule_is_built() -> None:
+    slo = _slo(name="latency", target=95, sli={"type": "threshold", "threshold": 0.3})
+    check_slos([slo])
+    with pytest.raises(ValueError, match=r"sli\.threshold 0\.3 is not a bucket .* allowed: 0\.25, 0\.5$"):
+        check_slos([slo], buckets=(0.25, 0.5))
 
 
 def test_fails_when_a_page_threshold_exceeds_every_possible_error_ratio() -> None:
