@@ -1,12 +1,12 @@
 """Builds per-app Grafana dashboards (RED and SLO) as plain JSON-ready dicts.
 
-Plain dicts rather than `grafana-foundation-sdk` (checked: `1769699379!11.6.0` installs, pure
-Python, typed): its PyPI versions are `<build timestamp>!<Grafana version>`, so the highest version
-pip picks is the build for the OLDEST Grafana (`1769699998!10.1.0`), a consumer's version range
-cannot say "Grafana 11", each release publishes one variant per Grafana minor, the newest Python
-build targets Grafana 11.6 whatever Grafana the chart installs, and it is marked Alpha. The JSON
-these dashboards need is small; dicts keep the library free of that dependency and the output
-diffable in the synthesised manifests.
+Plain dicts rather than `grafana-foundation-sdk` (checked: the `1769699379!11.6.0` wheel is
+pure Python, 329 kB, Python >= 3.11, typed). Its PyPI versions are `<build timestamp>!<Grafana
+version>`, so the highest version pip picks is the build for the OLDEST Grafana
+(`1769699998!10.1.0`), a consumer's version range cannot say "Grafana 11", each release publishes
+one variant per Grafana minor, the newest Python build targets Grafana 11.6 whatever Grafana the
+chart installs, and it is marked Alpha. The JSON these dashboards need is small; dicts keep the
+library free of that dependency and the output diffable in the synthesised manifests.
 """
 
 from __future__ import annotations
