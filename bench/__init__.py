@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): synth time and memory against the Pulumi SDK's own floor."""
