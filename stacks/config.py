@@ -258,10 +258,27 @@ def _parse(value: str | None) -> Any:
 def _explain(err: pydantic.ValidationError) -> list[str]:
     lines = []
     for e in err.errors(include_url=False):
-        loc = tuple(e["loc"])
+        loc = _aliased(tuple(e["loc"]))
         path = PROJECT + ":" + _dotted(loc)
         lines.append(f"{path}: {_message(e, loc)}")
     return lines
+
+
+def _aliased(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`loc` with field names replaced by the stack file's camelCase keys.
+
+    pydantic reports a default value's error under the Python field name (`public_access_cidrs`),
+    an explicit value's under the alias; the stack file only knows the alias.
+    """
+    out: list[Any] = []
+    node: Any = StackConfig
+    for part in loc:
+        model = _unwrap(node)
+        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            part = model.model_fields[part].alias or part
+        out.append(part)
+        node = _step(node, part) if node is not None else None
+    return tuple(out)
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
