@@ -1,0 +1,224 @@
+"""Checks on Kubernetes objects: hardened containers, digests, no plaintext secrets, NetworkPolicies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, StackValidationArgs
+
+from policies._props import get, items, mapping
+from policies._secret_names import looks_secret
+
+#: What `components.testing` writes in place of a secret value: one in a plain field leaked.
+SECRET_PLACEHOLDER = "[secret]"
+
+# Where each workload kind keeps its pod spec. Patch kinds (`DeploymentPatch`...) are partial by
+# design and are not checked.
+POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+WORKLOADS = tuple(POD_SPEC_PATHS)
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _where(resource_type: str) -> str:
+    return ".".join(POD_SPEC_PATHS[resource_type])
+
+
+def _containers(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(`<pod spec path>.<list>[i] (<name>)`, container) for every container of a workload."""
+    pod = get(props, *POD_SPEC_PATHS[resource_type])
+    for field in _CONTAINER_LISTS:
+        for i, container in enumerate(items(get(pod, field))):
+            name = get(container, "name")
+            yield f"{_where(resource_type)}.{field}[{i}] ({name!r})", mapping(container)
+
+
+def _pod_security(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+    return mapping(get(props, *POD_SPEC_PATHS[resource_type], "securityContext"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes workloads
+
+
+def check_run_as_non_root(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """Every container has `runAsNonRoot: true` (its own or the pod's) and no UID 0."""
+    pod_sc = _pod_security(resource_type, props)
+    problems = []
+    for where, container in _containers(resource_type, props):
+        sc = mapping(container.get("securityContext"))
+        # A container's own setting overrides the pod's, as the kubelet resolves it.
+        non_root = sc["runAsNonRoot"] if "runAsNonRoot" in sc else pod_sc.get("runAsNonRoot")
+        user = sc["runAsUser"] if "runAsUser" in sc else pod_sc.get("runAsUser")
+        if user == 0:
+            problems.append(f"{where}: runAsUser is 0 (root); allowed: a non-zero UID such as 10001")
+        elif non_root is not True:
+            problems.append(
+                f"{where}: securityContext.runAsNonRoot is {non_root!r} (container, else pod); "
+                "allowed: true, so the kubelet refuses to start the container as root"
+            )
+    return problems
+
+
+def check_read_only_root_filesystem(
+    resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]
+) -> list[str]:
+    """Every container has `readOnlyRootFilesystem: true`."""
+    return [
+        f"{where}: securityContext.readOnlyRootFilesystem is {value!r}; allowed: true "
+        "(mount an emptyDir at the paths the process writes, such as /tmp)"
+        for where, container in _containers(resource_type, props)
+        if (value := get(container, "securityContext", "readOnlyRootFilesystem")) is not True
+    ]
+
+
+def check_not_privileged(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """No container is privileged."""
+    return [
+        f"{where}: securityContext.privileged is true; allowed: false or unset"
+        for where, container in _containers(resource_type, props)
+        if get(container, "securityContext", "privileged") is True
+    ]
+
+
+def check_no_privilege_escalation(
+    resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]
+) -> list[str]:
+    """Every container sets `allowPrivilegeEscalation: false` (unset means allowed)."""
+    return [
+        f"{where}: securityContext.allowPrivilegeEscalation is {value!r}; allowed: false "
+        "(unset lets setuid binaries gain privileges)"
+        for where, container in _containers(resource_type, props)
+        if (value := get(container, "securityContext", "allowPrivilegeEscalation")) is not False
+    ]
+
+
+def check_resource_limits(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """Every container has CPU and memory limits."""
+    problems = []
+    for where, container in _containers(resource_type, props):
+        limits = mapping(get(container, "resources", "limits"))
+        missing = [r for r in ("cpu", "memory") if limits.get(r) in (None, "", 0)]
+        if missing:
+            problems.append(
+                f"{where}: resources.limits has no {' and no '.join(missing)} (got {dict(limits)!r}); "
+                "allowed: both cpu and memory set"
+            )
+    return problems
+
+
+def image_problem(image: Any) -> str | None:
+    """Why `image` is not pinned by digest (`<repository>@sha256:<64 hex>`), or None if it is."""
+    if not isinstance(image, str) or not image:
+        return f"image is {image!r}; allowed: <repository>@sha256:<64 hex digits>"
+    reference, at, digest = image.partition("@")
+    if at:
+        if _DIGEST.match(digest):
+            return None
+        return f"image {image!r} has the malformed digest {digest!r}; allowed: sha256:<64 hex digits>"
+    last = reference.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2] if ":" in last else None
+    if tag is None or tag == "latest":
+        return (
+            f"image {image!r} resolves to the moving tag 'latest'; "
+            "allowed: <repository>@sha256:<digest>, the bytes that were built and scanned"
+        )
+    return (
+        f"image {image!r} is referenced by tag only ({tag!r}); allowed: <repository>@sha256:<digest> "
+        "(a tag can be re-pointed, a digest cannot)"
+    )
+
+
+def check_image_digest(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """Every container's image is pinned by digest: no `latest`, no tag alone."""
+    return [
+        f"{where}: {problem}"
+        for where, container in _containers(resource_type, props)
+        if (problem := image_problem(container.get("image"))) is not None
+    ]
+
+
+def check_secret_env(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """Env vars named like secrets come from `valueFrom.secretKeyRef`; no secret is an env literal."""
+    problems = []
+    for where, container in _containers(resource_type, props):
+        for env in items(container.get("env")):
+            name = get(env, "name")
+            value = get(env, "value")
+            field = f"{where}.env {name!r}"
+            if value == SECRET_PLACEHOLDER:
+                problems.append(
+                    f"{field}: value is a secret written as a plain literal; allowed: "
+                    "valueFrom.secretKeyRef to a Kubernetes Secret"
+                )
+            elif isinstance(name, str) and looks_secret(name):
+                if value is not None:
+                    problems.append(
+                        f"{field}: a secret-looking name with a plaintext value; allowed: "
+                        "valueFrom.secretKeyRef to a Kubernetes Secret"
+                    )
+                elif get(env, "valueFrom", "secretKeyRef") is None:
+                    source = sorted(mapping(get(env, "valueFrom")))
+                    problems.append(
+                        f"{field}: a secret-looking name read from valueFrom {source!r}; "
+                        "allowed: valueFrom.secretKeyRef to a Kubernetes Secret"
+                    )
+    return problems
+
+
+def check_config_map_secrets(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """No ConfigMap key looks like a secret, and no value is a secret."""
+    problems = []
+    for field in ("data", "binaryData"):
+        for key, value in mapping(props.get(field)).items():
+            if value == SECRET_PLACEHOLDER:
+                problems.append(f"{field}.{key}: the value is a secret; allowed: a Kubernetes Secret")
+            elif looks_secret(key):
+                problems.append(
+                    f"{field}.{key}: a secret-looking key in a ConfigMap (readable by anyone who "
+                    "can read the namespace's config); allowed: a Kubernetes Secret"
+                )
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack-level
+
+
+def namespace_of(props: Mapping[str, Any], provider_props: Mapping[str, Any] | None) -> str:
+    """Where a namespaced object lands: its own namespace, else its provider's, else `default`."""
+    return str(get(props, "metadata", "namespace") or get(provider_props, "namespace") or "default")
+
+
+def check_network_policies(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Every namespace that holds a workload also holds a NetworkPolicy."""
+    covered = set()
+    workloads = []
+    for r in args.resources:
+        provider_props = r.provider.props if r.provider is not None else None
+        if r.resource_type == NETWORK_POLICY:
+            covered.add(namespace_of(r.props, provider_props))
+        elif r.resource_type in POD_SPEC_PATHS:
+            workloads.append((r, namespace_of(r.props, provider_props)))
+    for r, namespace in workloads:
+        if namespace not in covered:
+            kind = r.resource_type.rsplit(":", 1)[-1]
+            report_violation(
+                f"namespace {namespace!r} holds {kind} {r.name!r} but no NetworkPolicy; allowed: "
+                "a namespace with a NetworkPolicy (default-deny plus the allowed traffic)",
+                r.urn,
+            )

@@ -1,0 +1,861 @@
+"""Tests for the CrossGuard policy pack: each rule fails a violating resource and passes a compliant one,
+the per-stack configs, the pack served over the analyzer protocol, and both stacks' synthesis."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from components.testing import SynthResult
+from policies import rules
+from policies._secret_names import looks_secret
+from tests._tools import REPO
+from tests.conftest import STACKS, synth_with
+
+Policy = ResourceValidationPolicy | StackValidationPolicy
+
+DIGEST_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/lmagent-api@sha256:" + "a" * 64
+CONFIG_DIR = REPO / "policies" / "config"
+
+
+def _opts() -> PolicyResourceOptions:
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+
+
+def violations(
+    policy: ResourceValidationPolicy,
+    resource_type: str,
+    props: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """What `policy` reports for one resource, its props wrapped as the engine wraps them."""
+    found: list[str] = []
+    args = ResourceValidationArgs(
+        resource_type,
+        unknown_checking_proxy(copy.deepcopy(dict(props))),
+        f"urn:pulumi:test::p::{resource_type}::r",
+        "r",
+        _opts(),
+        None,
+        config,
+    )
+    policy.validate(args, lambda message, urn=None: found.append(message))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Compliant resources, and variations that break one rule each
+
+
+def container(**changes: Any) -> dict[str, Any]:
+    """A container that satisfies every rule, with `changes` replacing top-level keys."""
+    base: dict[str, Any] = {
+        "name": "api",
+        "image": DIGEST_IMAGE,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        "env": [
+            {"name": "LOG_LEVEL", "value": "info"},
+            {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "api-secrets", "key": "db"}}},
+            {"name": "KMS_KEY_ID", "value": "alias/app"},
+        ],
+    }
+    return {**base, **changes}
+
+
+def security(**changes: Any) -> dict[str, Any]:
+    """The compliant securityContext with `changes`; a value of None removes the key."""
+    sc = {**container()["securityContext"], **changes}
+    return {k: v for k, v in sc.items() if v is not None}
+
+
+def workload(
+    resource_type: str = "kubernetes:apps/v1:Deployment",
+    *containers: dict[str, Any],
+    pod_security: dict[str, Any] | None = None,
+    namespace: str = "lmagent",
+) -> dict[str, Any]:
+    """A workload of `resource_type` whose pod spec (at that kind's path) holds `containers`."""
+    pod: dict[str, Any] = {"containers": list(containers) or [container()]}
+    if pod_security is not None:
+        pod["securityContext"] = pod_security
+    path = rules.POD_SPEC_PATHS[resource_type]
+    inner: dict[str, Any] = pod
+    for key in reversed(path[1:]):
+        inner = {key: inner}
+    return {"metadata": {"name": "api", "namespace": namespace}, path[0]: inner}
+
+
+def cluster(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "lmagent",
+        "vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True, "subnetIds": ["a", "b"]},
+        "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+        "encryptionConfig": {
+            "resources": ["secrets"],
+            "provider": {"keyArn": "arn:aws:kms:eu-west-1:123456789012:key/abc"},
+        },
+    }
+    return {**base, **changes}
+
+
+def repository(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "lmagent-api",
+        "imageTagMutability": "IMMUTABLE",
+        "imageScanningConfiguration": {"scanOnPush": True},
+    }
+    return {k: v for k, v in {**base, **changes}.items() if v is not None}
+
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+# (policy, resource type, violating props, the field its message must name)
+VIOLATIONS: list[tuple[ResourceValidationPolicy, str, dict[str, Any], str]] = [
+    (
+        rules.RUN_AS_NON_ROOT,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(securityContext=security(runAsNonRoot=None))),
+        "runAsNonRoot is None",
+    ),
+    (
+        rules.RUN_AS_NON_ROOT,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(securityContext=security(runAsUser=0))),
+        "runAsUser is 0",
+    ),
+    (
+        rules.RUN_AS_NON_ROOT,
+        DEPLOYMENT,
+        workload(
+            DEPLOYMENT,
+            container(securityContext=security(runAsNonRoot=False)),
+            pod_security={"runAsNonRoot": True},
+        ),
+        "runAsNonRoot is False",
+    ),
+    (
+        rules.READ_ONLY_ROOT_FILESYSTEM,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(securityContext=security(readOnlyRootFilesystem=False))),
+        "readOnlyRootFilesystem is False",
+    ),
+    (
+        rules.NOT_PRIVILEGED,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(securityContext=security(privileged=True))),
+        "privileged is true",
+    ),
+    (
+        rules.NO_PRIVILEGE_ESCALATION,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(securityContext=security(allowPrivilegeEscalation=None))),
+        "allowPrivilegeEscalation is None",
+    ),
+    (
+        rules.NO_PRIVILEGE_ESCALATION,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(securityContext=security(allowPrivilegeEscalation=True))),
+        "allowPrivilegeEscalation is True",
+    ),
+    (
+        rules.RESOURCE_LIMITS,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(resources={"limits": {"cpu": "1"}})),
+        "resources.limits has no memory",
+    ),
+    (
+        rules.RESOURCE_LIMITS,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(resources={"requests": {"cpu": "1", "memory": "1Gi"}})),
+        "no cpu and no memory",
+    ),
+    (
+        rules.IMAGE_DIGEST,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(image="nginx:latest")),
+        "moving tag 'latest'",
+    ),
+    (
+        rules.IMAGE_DIGEST,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(image="registry.local:5000/nginx")),
+        "moving tag 'latest'",
+    ),
+    (
+        rules.IMAGE_DIGEST,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(image="ghcr.io/acme/api:1.4.2")),
+        "by tag only ('1.4.2')",
+    ),
+    (
+        rules.IMAGE_DIGEST,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(image="acme/api@sha256:abc")),
+        "malformed digest",
+    ),
+    (
+        rules.SECRET_ENV,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(env=[{"name": "DB_PASSWORD", "value": "hunter2"}])),
+        "env 'DB_PASSWORD': a secret-looking name with a plaintext value",
+    ),
+    (
+        rules.SECRET_ENV,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(env=[{"name": "GREETING", "value": "[secret]"}])),
+        "env 'GREETING': value is a secret written as a plain literal",
+    ),
+    (
+        rules.SECRET_ENV,
+        DEPLOYMENT,
+        workload(
+            DEPLOYMENT,
+            container(
+                env=[{"name": "apiToken", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "t"}}}]
+            ),
+        ),
+        "read from valueFrom ['configMapKeyRef']",
+    ),
+    (
+        rules.CONFIG_MAP_SECRETS,
+        rules.CONFIG_MAP,
+        {"data": {"LOG_LEVEL": "info", "DB_PASSWORD": "x"}},
+        "data.DB_PASSWORD: a secret-looking key",
+    ),
+    (rules.CONFIG_MAP_SECRETS, rules.CONFIG_MAP, {"data": {"tls.key": "-----BEGIN"}}, "data.tls.key"),
+    (
+        rules.CONFIG_MAP_SECRETS,
+        rules.CONFIG_MAP,
+        {"data": {"GREETING": "[secret]"}},
+        "data.GREETING: the value is a secret",
+    ),
+    (
+        rules.ECR_SCAN_ON_PUSH,
+        rules.ECR_REPOSITORY,
+        repository(imageScanningConfiguration={"scanOnPush": False}),
+        "scanOnPush is False",
+    ),
+    (
+        rules.ECR_SCAN_ON_PUSH,
+        rules.ECR_REPOSITORY,
+        repository(imageScanningConfiguration=None),
+        "scanOnPush is None",
+    ),
+    (
+        rules.ECR_IMMUTABLE_TAGS,
+        rules.ECR_REPOSITORY,
+        repository(imageTagMutability="MUTABLE"),
+        "imageTagMutability is 'MUTABLE'",
+    ),
+    (
+        rules.ECR_IMMUTABLE_TAGS,
+        rules.ECR_REPOSITORY,
+        repository(imageTagMutability=None),
+        "imageTagMutability is 'MUTABLE'",
+    ),
+    (
+        rules.ECR_IMMUTABLE_TAGS,
+        rules.ECR_REPOSITORY,
+        repository(
+            imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+            imageTagMutabilityExclusionFilters=[
+                {"filter": "cache", "filterType": "WILDCARD"},
+                {"filter": "*", "filterType": "WILDCARD"},
+            ],
+        ),
+        "imageTagMutabilityExclusionFilters ['*'] leave tags mutable",
+    ),
+    (
+        rules.EKS_SECRETS_ENCRYPTION,
+        rules.EKS_CLUSTER,
+        cluster(encryptionConfig=None),
+        "encryptionConfig is None",
+    ),
+    (
+        rules.EKS_SECRETS_ENCRYPTION,
+        rules.EKS_CLUSTER,
+        cluster(encryptionConfig={"resources": [], "provider": {"keyArn": "arn:aws:kms:eu-west-1:1:key/k"}}),
+        "encryptionConfig.resources is []",
+    ),
+    (
+        rules.EKS_SECRETS_ENCRYPTION,
+        rules.EKS_CLUSTER,
+        cluster(encryptionConfig={"resources": ["secrets"], "provider": {}}),
+        "keyArn is None",
+    ),
+    (
+        rules.EKS_AUDIT_LOGS,
+        rules.EKS_CLUSTER,
+        cluster(enabledClusterLogTypes=["api", "authenticator"]),
+        "enabledClusterLogTypes is ['api', 'authenticator']",
+    ),
+    (
+        rules.EKS_AUDIT_LOGS,
+        rules.EKS_CLUSTER,
+        cluster(enabledClusterLogTypes=None),
+        "enabledClusterLogTypes is []",
+    ),
+    (
+        rules.EKS_ENDPOINT,
+        rules.EKS_CLUSTER,
+        cluster(vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}),
+        "publicAccessCidrs contains ['0.0.0.0/0']",
+    ),
+    (
+        rules.EKS_ENDPOINT,
+        rules.EKS_CLUSTER,
+        cluster(vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24", "::/0"]}),
+        "contains ['::/0']",
+    ),
+    (
+        rules.EKS_ENDPOINT,
+        rules.EKS_CLUSTER,
+        cluster(vpcConfig={"endpointPublicAccess": True}),
+        "no publicAccessCidrs",
+    ),
+    (
+        rules.EKS_ENDPOINT,
+        rules.EKS_CLUSTER,
+        cluster(vpcConfig={"subnetIds": ["a"]}),
+        "endpointPublicAccess is True with no publicAccessCidrs",
+    ),
+    (
+        rules.LAUNCH_TEMPLATE_IMDSV2,
+        rules.LAUNCH_TEMPLATE,
+        {"metadataOptions": {"httpTokens": "optional"}},
+        "httpTokens is 'optional'",
+    ),
+    (rules.LAUNCH_TEMPLATE_IMDSV2, rules.LAUNCH_TEMPLATE, {"imageId": "ami-1"}, "httpTokens is None"),
+    (
+        rules.NODE_GROUP_LAUNCH_TEMPLATE,
+        rules.NODE_GROUP,
+        {"clusterName": "c", "amiType": "AL2023_x86_64_STANDARD"},
+        "launchTemplate is None",
+    ),
+]
+
+# (policy, resource type, compliant props): the same rules passing, including their edge cases.
+COMPLIANT: list[tuple[ResourceValidationPolicy, str, dict[str, Any]]] = [
+    (
+        rules.RUN_AS_NON_ROOT,
+        DEPLOYMENT,
+        workload(
+            DEPLOYMENT,
+            container(securityContext=security(runAsNonRoot=None, runAsUser=None)),
+            pod_security={"runAsNonRoot": True, "runAsUser": 10001},
+        ),
+    ),
+    (rules.READ_ONLY_ROOT_FILESYSTEM, DEPLOYMENT, workload()),
+    (
+        rules.NOT_PRIVILEGED,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(securityContext=security(privileged=None))),
+    ),
+    (rules.NO_PRIVILEGE_ESCALATION, DEPLOYMENT, workload()),
+    (rules.RESOURCE_LIMITS, DEPLOYMENT, workload()),
+    (
+        rules.IMAGE_DIGEST,
+        DEPLOYMENT,
+        workload(DEPLOYMENT, container(image="registry.local:5000/api@sha256:" + "0" * 64)),
+    ),
+    (rules.SECRET_ENV, DEPLOYMENT, workload()),
+    (
+        rules.CONFIG_MAP_SECRETS,
+        rules.CONFIG_MAP,
+        {"data": {"LOG_LEVEL": "info", "api-red.json": "{}", "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/t"}},
+    ),
+    (rules.ECR_SCAN_ON_PUSH, rules.ECR_REPOSITORY, repository()),
+    (rules.ECR_IMMUTABLE_TAGS, rules.ECR_REPOSITORY, repository()),
+    (
+        rules.ECR_IMMUTABLE_TAGS,
+        rules.ECR_REPOSITORY,
+        repository(
+            imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+            imageTagMutabilityExclusionFilters=[{"filter": "cache", "filterType": "WILDCARD"}],
+        ),
+    ),
+    (rules.EKS_SECRETS_ENCRYPTION, rules.EKS_CLUSTER, cluster()),
+    (rules.EKS_AUDIT_LOGS, rules.EKS_CLUSTER, cluster()),
+    (rules.EKS_ENDPOINT, rules.EKS_CLUSTER, cluster()),
+    (
+        rules.EKS_ENDPOINT,
+        rules.EKS_CLUSTER,
+        cluster(vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}),
+    ),
+    (
+        rules.LAUNCH_TEMPLATE_IMDSV2,
+        rules.LAUNCH_TEMPLATE,
+        {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}},
+    ),
+    (rules.NODE_GROUP_LAUNCH_TEMPLATE, rules.NODE_GROUP, {"launchTemplate": {"id": "lt-1", "version": "1"}}),
+    (
+        rules.NODE_GROUP_LAUNCH_TEMPLATE,
+        rules.NODE_GROUP,
+        {"launchTemplate": {"name": "nodes", "version": "$Latest"}},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "resource_type", "props", "expected"),
+    VIOLATIONS,
+    ids=[f"{p.name}-{i}" for i, (p, *_) in enumerate(VIOLATIONS)],
+)
+def test_each_rule_reports_a_violating_resource_naming_field_and_value(
+    policy: ResourceValidationPolicy, resource_type: str, props: dict[str, Any], expected: str
+) -> None:
+    found = violations(policy, resource_type, props)
+    assert len(found) == 1, found
+    assert expected in found[0]
+    assert "allowed:" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("policy", "resource_type", "props"),
+    COMPLIANT,
+    ids=[f"{p.name}-{i}" for i, (p, *_) in enumerate(COMPLIANT)],
+)
+def test_each_rule_passes_a_compliant_resource(
+    policy: ResourceValidationPolicy, resource_type: str, props: dict[str, Any]
+) -> None:
+    assert violations(policy, resource_type, props) == []
+
+
+def test_every_resource_policy_has_a_violating_and_a_compliant_case() -> None:
+    resource_policies = {p.name for p in rules.ALL_POLICIES if isinstance(p, ResourceValidationPolicy)}
+    assert {p.name for p, *_ in VIOLATIONS} == resource_policies
+    assert {p.name for p, *_ in COMPLIANT} == resource_policies
+
+
+@pytest.mark.parametrize("resource_type", rules.WORKLOADS)
+def test_container_rules_find_the_pod_spec_of_every_workload_kind(resource_type: str) -> None:
+    root = container(
+        image="nginx",
+        securityContext={"runAsUser": 0, "privileged": True},
+        resources={},
+        env=[{"name": "API_KEY", "value": "k"}],
+    )
+    props = workload(resource_type, root)
+    path = ".".join(rules.POD_SPEC_PATHS[resource_type])
+    for policy in (
+        rules.RUN_AS_NON_ROOT,
+        rules.READ_ONLY_ROOT_FILESYSTEM,
+        rules.NOT_PRIVILEGED,
+        rules.NO_PRIVILEGE_ESCALATION,
+        rules.RESOURCE_LIMITS,
+        rules.IMAGE_DIGEST,
+        rules.SECRET_ENV,
+    ):
+        found = violations(policy, resource_type, props)
+        assert len(found) == 1 and found[0].startswith(f"{path}.containers[0] ('api')"), (policy.name, found)
+        assert violations(policy, resource_type, workload(resource_type)) == [], policy.name
+
+
+def test_container_rules_check_init_containers_too() -> None:
+    props = workload()
+    props["spec"]["template"]["spec"]["initContainers"] = [container(name="migrate", image="migrate:v1")]
+    found = violations(rules.IMAGE_DIGEST, DEPLOYMENT, props)
+    assert found == [
+        "spec.template.spec.initContainers[0] ('migrate'): image 'migrate:v1' is referenced by tag only "
+        "('v1'); allowed: <repository>@sha256:<digest> (a tag can be re-pointed, a digest cannot)"
+    ]
+
+
+def test_each_violating_container_is_reported_separately() -> None:
+    bad = container(securityContext=security(readOnlyRootFilesystem=None))
+    props = workload(DEPLOYMENT, bad, container(name="sidecar", securityContext=bad["securityContext"]))
+    found = violations(rules.READ_ONLY_ROOT_FILESYSTEM, DEPLOYMENT, props)
+    assert [m.split(":")[0] for m in found] == [
+        "spec.template.spec.containers[0] ('api')",
+        "spec.template.spec.containers[1] ('sidecar')",
+    ]
+
+
+def test_a_policy_ignores_resource_types_it_does_not_govern() -> None:
+    # A world-open endpoint on a resource that is not an EKS cluster is not this policy's business.
+    assert violations(rules.EKS_ENDPOINT, rules.LAUNCH_TEMPLATE, {"vpcConfig": {}}) == []
+    assert (
+        violations(
+            rules.RUN_AS_NON_ROOT, rules.CONFIG_MAP, workload(DEPLOYMENT, container(securityContext={}))
+        )
+        == []
+    )
+
+
+def test_ecr_mutable_tag_exclusions_follow_the_policy_config() -> None:
+    props = repository(
+        imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=[{"filter": "nightly-*", "filterType": "WILDCARD"}],
+    )
+    assert violations(rules.ECR_IMMUTABLE_TAGS, rules.ECR_REPOSITORY, props) != []
+    config = {"allowedMutableTags": ["nightly-*"]}
+    assert violations(rules.ECR_IMMUTABLE_TAGS, rules.ECR_REPOSITORY, props, config) == []
+
+
+def test_a_value_unknown_during_preview_is_raised_to_the_engine_not_taken_as_compliant() -> None:
+    # The engine turns UnknownValueError into "can't run policy during preview"; swallowing it
+    # would let an unchecked image through.
+    props = workload(DEPLOYMENT, container(image=UNKNOWN_STRING_VALUE))
+    with pytest.raises(UnknownValueError):
+        violations(rules.IMAGE_DIGEST, DEPLOYMENT, props)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DB_PASSWORD",
+        "PASSWORD",
+        "apiKey",
+        "API_KEY",
+        "APIKEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "GITHUB_TOKEN",
+        "SECRET_KEY_BASE",
+        "tls.key",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "mongodb-uri",
+        "SENTRY_DSN",
+        "AZURE_CONNECTION_STRING",
+        "SMTP_CREDENTIALS",
+        "client-secret.txt",
+    ],
+)
+def test_secret_looking_names_are_recognised(name: str) -> None:
+    assert looks_secret(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "LOG_LEVEL",
+        "OTEL_SERVICE_NAME",
+        "KMS_KEY_ID",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "TOKEN_URL",
+        "SECRET_NAME",
+        "JWT_PUBLIC_KEY",
+        "PWD",
+        "KEYCLOAK_REALM",
+        "api-red.json",
+        "MONKEY_MODE",
+        "",
+    ],
+)
+def test_ordinary_setting_names_are_not_taken_for_secrets(name: str) -> None:
+    assert not looks_secret(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack-level NetworkPolicy rule
+
+
+def stack_resource(
+    resource_type: str, name: str, props: Mapping[str, Any], provider: PolicyProviderResource | None = None
+) -> PolicyResource:
+    return PolicyResource(
+        resource_type,
+        unknown_checking_proxy(copy.deepcopy(dict(props))),
+        f"urn:pulumi:test::p::{resource_type}::{name}",
+        name,
+        _opts(),
+        provider,
+        None,
+        [],
+        {},
+    )
+
+
+def stack_violations(resources: list[PolicyResource]) -> list[tuple[str, str | None]]:
+    found: list[tuple[str, str | None]] = []
+    rules.NETWORK_POLICY_PER_NAMESPACE.validate(
+        StackValidationArgs(resources), lambda message, urn=None: found.append((message, urn))
+    )
+    return found
+
+
+def netpol(namespace: str) -> PolicyResource:
+    props = {"metadata": {"name": "deny-all", "namespace": namespace}, "spec": {"podSelector": {}}}
+    return stack_resource(rules.NETWORK_POLICY, f"{namespace}-deny-all", props)
+
+
+def test_fails_when_a_namespace_with_a_deployment_has_no_network_policy() -> None:
+    api = stack_resource(DEPLOYMENT, "api", workload(namespace="lmagent"))
+    found = stack_violations([api, netpol("monitoring")])
+    assert found == [
+        (
+            "namespace 'lmagent' holds Deployment 'api' but no NetworkPolicy; allowed: a namespace "
+            "with a NetworkPolicy (default-deny plus the allowed traffic)",
+            api.urn,
+        )
+    ]
+
+
+def test_a_namespace_with_a_network_policy_passes() -> None:
+    api = stack_resource(DEPLOYMENT, "api", workload(namespace="lmagent"))
+    job = stack_resource(
+        "kubernetes:batch/v1:CronJob", "report", workload("kubernetes:batch/v1:CronJob", namespace="lmagent")
+    )
+    assert stack_violations([api, job, netpol("lmagent")]) == []
+
+
+def test_fails_when_a_job_lands_in_its_providers_namespace_without_a_network_policy() -> None:
+    provider = PolicyProviderResource(
+        "pulumi:providers:kubernetes",
+        {"namespace": "batch"},
+        "urn:pulumi:test::p::pulumi:providers:kubernetes::k",
+        "k",
+    )
+    props = workload("kubernetes:batch/v1:Job")
+    del props["metadata"]["namespace"]
+    job = stack_resource("kubernetes:batch/v1:Job", "migrate", props, provider)
+    found = stack_violations([job, netpol("lmagent"), netpol("default")])
+    assert [m for m, _ in found] == [
+        "namespace 'batch' holds Job 'migrate' but no NetworkPolicy; allowed: a namespace with a "
+        "NetworkPolicy (default-deny plus the allowed traffic)"
+    ]
+    assert stack_violations([job, netpol("batch")]) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Enforcement: the pack's default and the per-stack configs
+
+
+def load_config(stack: str) -> dict[str, str]:
+    return dict(json.loads((CONFIG_DIR / f"{stack}.json").read_text()))
+
+
+# Where staging legitimately relaxes, and why (README.md in policies/ says the same).
+STAGING_ADVISORY = {
+    # components/cluster.py refuses a world-open public endpoint only in production; staging may
+    # open its API to CI runners and developers without a fixed egress address.
+    "eks-no-world-open-endpoint",
+}
+
+
+def test_policy_names_are_unique() -> None:
+    names = [p.name for p in rules.ALL_POLICIES]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stack_config_names_every_policy_and_nothing_else(stack: str) -> None:
+    config = load_config(stack)
+    assert sorted(config) == sorted(p.name for p in rules.ALL_POLICIES)
+    assert set(config.values()) <= {"mandatory", "advisory"}
+
+
+def test_production_makes_every_policy_mandatory() -> None:
+    assert {name: level for name, level in load_config("production").items() if level != "mandatory"} == {}
+
+
+def test_staging_relaxes_only_the_documented_policies() -> None:
+    advisory = {name for name, level in load_config("staging").items() if level != "mandatory"}
+    assert advisory == STAGING_ADVISORY
+    readme = (REPO / "policies" / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in STAGING_ADVISORY)
+
+
+def test_policy_requirements_match_the_project_pins() -> None:
+    pins = {
+        line.strip()
+        for path in ("requirements.txt", "requirements-dev.txt")
+        for line in (REPO / path).read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    own = [
+        line.strip()
+        for line in (REPO / "policies" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert own and set(own) <= pins
+
+
+# ---------------------------------------------------------------------------------------------
+# The pack served over the analyzer protocol, as the Pulumi CLI runs it
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(dict(value))
+    return s
+
+
+_LEVELS = {"mandatory": analyzer_pb2.MANDATORY, "advisory": analyzer_pb2.ADVISORY}
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Any:
+    """The pack started the way the CLI's Python analyzer starts it: `-m pulumi.policy` on the
+    directory. It prints its port, then serves until stopped."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(REPO / "policies")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO / "policies",
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        if not line.isdigit():
+            process.kill()
+            _, err = process.communicate()
+            pytest.fail(f"the policy pack did not start: {line!r} {err}")
+        channel = grpc.insecure_channel(f"127.0.0.1:{line}")
+        yield analyzer_pb2_grpc.AnalyzerStub(channel)
+        channel.close()
+    finally:
+        process.kill()
+        process.communicate()
+
+
+def test_the_pack_serves_every_policy_mandatory_by_default(analyzer: Any) -> None:
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    assert info.name == "lmagent-security"
+    assert [p.name for p in info.policies] == [p.name for p in rules.ALL_POLICIES]
+    assert {p.name for p in info.policies if p.enforcementLevel != analyzer_pb2.MANDATORY} == set()
+    stack_policies = [p.name for p in info.policies if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK]
+    assert stack_policies == ["k8s-network-policy-per-namespace"]
+
+
+@pytest.mark.parametrize(("stack", "expected_level"), [("production", "mandatory"), ("staging", "advisory")])
+def test_a_world_open_endpoint_is_reported_at_the_stack_configs_level(
+    analyzer: Any, stack: str, expected_level: str
+) -> None:
+    # What `--policy-pack-config policies/config/<stack>.json` makes the CLI send.
+    request = analyzer_pb2.ConfigureAnalyzerRequest(
+        policyConfig={
+            name: analyzer_pb2.PolicyConfig(enforcementLevel=_LEVELS[level])
+            for name, level in load_config(stack).items()
+        }
+    )
+    analyzer.Configure(request)
+    props = cluster(vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]})
+    response = analyzer.Analyze(
+        analyzer_pb2.AnalyzeRequest(
+            type=rules.EKS_CLUSTER,
+            name="lmagent",
+            urn="urn:pulumi:s::lmagent-infra::aws:eks/cluster:Cluster::lmagent",
+            properties=_struct(props),
+        )
+    )
+    found = [(d.policyName, d.enforcementLevel) for d in response.diagnostics]
+    assert found == [("eks-no-world-open-endpoint", _LEVELS[expected_level])]
+
+
+def test_a_stack_without_network_policies_fails_over_the_protocol(analyzer: Any) -> None:
+    analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={}))
+    deployment = analyzer_pb2.AnalyzerResource(
+        type=DEPLOYMENT,
+        name="api",
+        urn="urn:pulumi:s::p::kubernetes:apps/v1:Deployment::api",
+        properties=_struct(workload()),
+    )
+    response = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[deployment]))
+    assert [(d.policyName, d.urn, d.enforcementLevel) for d in response.diagnostics] == [
+        ("k8s-network-policy-per-namespace", deployment.urn, analyzer_pb2.MANDATORY)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The real stacks
+
+
+def _policy_resources(result: SynthResult) -> list[PolicyResource]:
+    """The synthesised resources as the engine hands them to a stack policy."""
+    by_urn = {r["urn"]: r for r in result.resources}
+    out = []
+    for r in result.resources:
+        p = by_urn.get(r["provider"] or "")
+        provider = (
+            PolicyProviderResource(p["type"], unknown_checking_proxy(p["inputs"]), p["urn"], p["name"])
+            if p
+            else None
+        )
+        props = unknown_checking_proxy(copy.deepcopy(r["inputs"]))
+        out.append(PolicyResource(r["type"], props, r["urn"], r["name"], _opts(), provider, None, [], {}))
+    return out
+
+
+def pack_violations(result: SynthResult) -> list[str]:
+    """`<policy>: <urn>: <message>` for everything the pack reports on a synthesised stack."""
+    found: list[str] = []
+    resources = _policy_resources(result)
+    for policy in rules.ALL_POLICIES:
+        if isinstance(policy, StackValidationPolicy):
+            policy.validate(
+                StackValidationArgs(resources),
+                lambda m, urn=None, n=policy.name: found.append(f"{n}: {urn}: {m}"),
+            )
+            continue
+        for r in resources:
+            args = ResourceValidationArgs(r.resource_type, r.props, r.urn, r.name, r.opts, r.provider)
+            policy.validate(args, lambda m, urn=None, n=policy.name, u=r.urn: found.append(f"{n}: {u}: {m}"))
+    return found
+
+
+def test_every_policy_passes_what_the_stack_declares(synthesized: SynthResult) -> None:
+    """Every rule over every resource the stack declares, and the stack rule over all of them.
+
+    Helm releases (`kubernetes:helm.sh/v3:Release`) render their charts inside the provider, so the
+    objects a chart creates are invisible here exactly as they are to the real analyzer; the charts
+    are held to the checklist by their values (components/monitoring.py and its tests).
+    """
+    assert pack_violations(synthesized) == []
+
+
+def test_every_policy_has_something_to_check_in_each_stack(synthesized: SynthResult) -> None:
+    # Without this, a stack that stopped declaring (or renamed) a resource type would pass the
+    # test above by checking nothing.
+    types = {r["type"] for r in synthesized.resources}
+    idle = [p.name for p in rules.ALL_POLICIES if not types.intersection(rules.RESOURCE_TYPES[p.name])]
+    assert idle == []
+
+
+def test_fails_when_the_stack_config_opens_the_endpoint_and_puts_a_password_in_plain_env() -> None:
+    result = synth_with(
+        "staging",
+        {
+            "cluster": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]},
+            "apps": {"lmagent-api": {"env": {"DB_PASSWORD": "hunter2"}}},
+        },
+    )
+    found = pack_violations(result)
+    assert [line.split(":")[0] for line in found] == [
+        "k8s-no-secrets-in-config-maps",
+        "eks-no-world-open-endpoint",
+    ], found
+    assert "data.DB_PASSWORD: a secret-looking key in a ConfigMap" in found[0]
+    assert "vpcConfig.publicAccessCidrs contains ['0.0.0.0/0']" in found[1]
