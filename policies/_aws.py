@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from policies._props import get, items, mapping
+from policies._props import get, is_set, items, mapping
 
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
@@ -58,11 +58,12 @@ def check_eks_secrets_encryption(
     if props.get("encryptionConfig") is None:
         return ["encryptionConfig is None; allowed: resources ['secrets'] with provider.keyArn a KMS key ARN"]
     resources = items(get(props, "encryptionConfig", "resources"))
-    key = get(props, "encryptionConfig", "provider", "keyArn")
+    provider = get(props, "encryptionConfig", "provider")
     problems = []
     if "secrets" not in resources:
         problems.append(f"encryptionConfig.resources is {resources!r}; allowed: a list containing 'secrets'")
-    if not key:
+    if not is_set(provider, "keyArn"):
+        key = get(provider, "keyArn")
         problems.append(f"encryptionConfig.provider.keyArn is {key!r}; allowed: a KMS key ARN")
     return problems
 
@@ -126,7 +127,7 @@ def check_node_group_launch_template(
 ) -> list[str]:
     """A managed node group uses a launch template, the only place its IMDS options are set."""
     template = mapping(props.get("launchTemplate"))
-    if template.get("id") or template.get("name"):
+    if is_set(template, "id") or is_set(template, "name"):
         return []
     return [
         f"launchTemplate is {dict(template) or None!r}; allowed: {{id or name, version}} of a "

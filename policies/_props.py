@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["get", "items", "mapping"]
+from pulumi_policy.proxy import UnknownValueError
+
+__all__ = ["get", "is_set", "items", "mapping"]
 
 
 def get(value: Any, *path: str) -> Any:
@@ -31,3 +33,19 @@ def items(value: Any) -> list[Any]:
 
 def mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def is_set(value: Any, key: str) -> bool:
+    """Whether `value[key]` holds something; a value unknown during preview counts as set.
+
+    For references to resources created in the same update (a launch template's id, a KMS key's
+    ARN) only their presence matters, and they are unknown in a first preview: raising there
+    would skip the check in every preview of a new stack.
+    """
+    # Iterating a proxy yields its keys without reading (and so without raising on) the values.
+    if not isinstance(value, Mapping) or key not in list(value):
+        return False
+    try:
+        return value[key] not in (None, "")
+    except UnknownValueError:
+        return True

@@ -523,6 +523,32 @@ def test_ecr_mutable_tag_exclusions_follow_the_policy_config() -> None:
     assert violations(rules.ECR_IMMUTABLE_TAGS, rules.ECR_REPOSITORY, props, config) == []
 
 
+@pytest.mark.parametrize(
+    ("policy", "resource_type", "props"),
+    [
+        (
+            rules.NODE_GROUP_LAUNCH_TEMPLATE,
+            rules.NODE_GROUP,
+            {"launchTemplate": {"id": UNKNOWN_STRING_VALUE}},
+        ),
+        (
+            rules.EKS_SECRETS_ENCRYPTION,
+            rules.EKS_CLUSTER,
+            cluster(
+                encryptionConfig={"resources": ["secrets"], "provider": {"keyArn": UNKNOWN_STRING_VALUE}}
+            ),
+        ),
+    ],
+    ids=["launch-template-id", "kms-key-arn"],
+)
+def test_a_reference_to_a_resource_created_in_the_same_update_counts_as_set(
+    policy: ResourceValidationPolicy, resource_type: str, props: dict[str, Any]
+) -> None:
+    # In the first preview of a new stack the template id and key ARN are unknown; only their
+    # presence matters, so the check must still run (and pass) rather than be skipped.
+    assert violations(policy, resource_type, props) == []
+
+
 def test_a_value_unknown_during_preview_is_raised_to_the_engine_not_taken_as_compliant() -> None:
     # The engine turns UnknownValueError into "can't run policy during preview"; swallowing it
     # would let an unchecked image through.
