@@ -12,7 +12,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 
 from components._model import Model, SecretName, in_production
 from components.alerts import AlertThresholds, check_name
-from components.slo import Slo, default_slos
+from components.slo import Slo, check_slos, default_slos
 
 __all__ = [
     "AppServiceArgs",
@@ -407,10 +407,14 @@ class AppServiceArgs(Model):
     extra_egress: list[EgressRule] = Field(default_factory=list)
     """Destinations added to `egress`, e.g. the database's CIDR and port. Default: none."""
 
-    monitoring_labels: dict[str, str] = Field(default_factory=lambda: {"release": "monitoring"})
-    """Labels the ServiceMonitor and PrometheusRule carry so the Prometheus operator selects
-    them. Default `{release: monitoring}`, kube-prometheus-stack's selector for a release named
-    `monitoring`."""
+    monitoring_labels: dict[str, str] = Field(default_factory=dict)
+    """Extra labels on the ServiceMonitor and PrometheusRule, for a Prometheus that selects them
+    by label (e.g. `{release: monitoring}` for kube-prometheus-stack's default selectors). Default:
+    none; the platform's Prometheus selects these objects in every namespace."""
+
+    iam_policy_arns: list[str] = Field(default_factory=list)
+    """Managed IAM policies the app's pods may use, through an IRSA role bound to its
+    ServiceAccount. Default: none, and no role: the pods have no AWS permissions."""
 
     scrape_interval: str = "30s"
     """How often Prometheus scrapes `/metrics`. Default `30s`."""
@@ -445,6 +449,24 @@ class AppServiceArgs(Model):
         for value in values:
             check_name("ingressFrom", value)
         return values
+
+    @field_validator("iam_policy_arns")
+    @classmethod
+    def _policy_arns(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.match(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$", value):
+                raise ValueError(
+                    f"{value!r} is not an IAM policy ARN; allowed: e.g. "
+                    "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+                )
+        return values
+
+    @field_validator("slos")
+    @classmethod
+    def _slos(cls, slos: list[Slo]) -> list[Slo]:
+        # At config time rather than when the rules are built: the stack file gets the error.
+        check_slos(slos)
+        return slos
 
     @field_validator("version")
     @classmethod
