@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
     from components.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
     from components.dashboards import red_dashboard, slo_dashboard
     from components.image import ContainerImage, ContainerImageArgs
+    from components.monitoring import MonitoringArgs, MonitoringStack
     from components.network import Network, NetworkArgs
     from components.slo import Slo, default_slos, slo_rule_groups
     from components.testing import synth
@@ -29,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "ContainerImageArgs": "components.image",
     "EksCluster": "components.cluster",
     "EksClusterArgs": "components.cluster",
+    "MonitoringArgs": "components.monitoring",
+    "MonitoringStack": "components.monitoring",
     "Network": "components.network",
     "NetworkArgs": "components.network",
     "NodeGroupArgs": "components.cluster",
@@ -49,6 +52,8 @@ __all__ = [
     "ContainerImageArgs",
     "EksCluster",
     "EksClusterArgs",
+    "MonitoringArgs",
+    "MonitoringStack",
     "Network",
     "NetworkArgs",
     "NodeGroupArgs",

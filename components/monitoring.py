@@ -152,7 +152,7 @@ class MonitoringStack(pulumi.ComponentResource):
             assert irsa is not None  # checked above
             bucket, bucket_arn, key_arn = self._logs_bucket(args.logs.retention_days, protect)
             role_arn = irsa(
-                f"{name}-loki-s3",
+                "loki",
                 args.namespace,
                 values.LOKI_SERVICE_ACCOUNT,
                 _loki_policy(bucket_arn, key_arn),

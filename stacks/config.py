@@ -18,7 +18,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from components._model import ENVIRONMENT, Model, SecretName
 from components.app import AppServiceArgs, check_apps
 from components.cluster import EksClusterArgs
 from components.image import ContainerImageArgs
+from components.monitoring import MonitoringArgs
 from components.network import NetworkArgs
 
 PROJECT = "lmagent-infra"
@@ -93,6 +94,15 @@ class StackConfig(Model):
             "The service image: ECR repository and build (components/image.py). Default: build "
             "`app/` for linux/amd64 into a KMS-encrypted, immutable-tag repository; the tag comes "
             "from here, else `GITHUB_SHA`, else `dev-<stack>` (see `resolve_image_tag`)."
+        ),
+    )
+    monitoring: MonitoringArgs = Field(
+        default_factory=MonitoringArgs,
+        description=(
+            "Metrics, alerts, dashboards, logs and traces (components/monitoring.py). Default: "
+            "2 Prometheus (15d, 50Gi each) and 2 Alertmanager replicas paging on critical, Loki on "
+            "an encrypted S3 bucket for 31 days, 2 OTLP collectors in front of Jaeger; secrets "
+            "`grafanaAdminPassword`, `alertmanagerSlackWebhook`, `alertmanagerPagerdutyRoutingKey`."
         ),
     )
 
@@ -219,17 +229,20 @@ def resolve_image_tag(
     return config.model_copy(update={"image": image})
 
 
-def referenced_secrets(config: Mapping[str, Any]) -> set[str]:
+def referenced_secrets(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> set[str]:
     """The secret config key names a stack's config refers to (empty if the config is invalid).
 
-    `config` maps full keys to values as a stack file holds them. The offline `synth` uses this to
+    `config` maps full keys to values as a stack file holds them; `secret_keys` (full keys) are
+    left out, as `load()` leaves them out of the sections. The offline `synth` uses this to
     stand in placeholders for secrets that only exist on an operator's machine; `load()` still
     reports a missing secret under `pulumi up`.
     """
     raw = {
         key.split(":", 1)[1]: _parse(value) if isinstance(value, str) else value
         for key, value in config.items()
-        if key.startswith(f"{PROJECT}:")
+        # Secret keys are not sections (load() leaves them out too): validating them as sections
+        # would fail and hide every secret the sections name.
+        if key.startswith(f"{PROJECT}:") and key not in secret_keys and not _is_secret_value(value)
     }
     try:
         validated = StackConfig.model_validate(
@@ -238,6 +251,11 @@ def referenced_secrets(config: Mapping[str, Any]) -> set[str]:
     except pydantic.ValidationError:
         return set()
     return {name for _, name in _secret_names(validated)}
+
+
+def _is_secret_value(value: Any) -> bool:
+    # A stack file's `{secure: ...}`, or the placeholder synth stands in for it.
+    return value == "[secret]" or (isinstance(value, Mapping) and set(value) == {"secure"})
 
 
 def _parse(value: str | None) -> Any:

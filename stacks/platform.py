@@ -6,6 +6,7 @@ import pulumi
 
 from components.cluster import EksCluster
 from components.image import ContainerImage
+from components.monitoring import MonitoringStack
 from components.network import Network
 from stacks.config import Settings
 
@@ -35,6 +36,24 @@ def build(settings: Settings) -> None:
     image = ContainerImage("lmagent-api", cfg.image, tags=tags, protect=cfg.protect)
     pulumi.export("repositoryUrl", image.repository_url)
     pulumi.export("imageRef", image.image_ref)
+
+    # Metrics, logs and traces on the cluster; Loki reaches its bucket through the cluster's IRSA.
+    monitoring = MonitoringStack(
+        "monitoring",
+        cfg.monitoring,
+        provider=cluster.provider,
+        environment=cfg.environment,
+        region=settings.region,
+        secret=settings.secret,
+        irsa=lambda name, namespace, sa, policy: (
+            cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
+        ),
+        tags=tags,
+        protect=cfg.protect,
+    )
+    pulumi.export("grafanaUrl", monitoring.grafana_url)
+    pulumi.export("prometheusUrl", monitoring.prometheus_url)
+    pulumi.export("otlpEndpoint", monitoring.otlp_endpoint)
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("region", settings.region)

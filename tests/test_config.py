@@ -9,6 +9,13 @@ from components.testing import synth
 from stacks import config as stack_config
 from tests.conftest import config_problems, synth_with
 
+#: The secrets the default config names (Grafana's admin password, the alert receivers), as an
+#: operator sets them with `pulumi config set --secret`; every load below has them.
+DEFAULT_SECRETS = {
+    f"lmagent-infra:{name}": "placeholder"
+    for name in ("grafanaAdminPassword", "alertmanagerSlackWebhook", "alertmanagerPagerdutyRoutingKey")
+}
+
 
 def load_with(config: dict[str, object], secret_keys: tuple[str, ...] = ()) -> stack_config.Settings:
     """Run only `config.load()` under the engine and return what it produced."""
@@ -17,8 +24,8 @@ def load_with(config: dict[str, object], secret_keys: tuple[str, ...] = ()) -> s
         lambda: loaded.append(stack_config.load("staging")),
         project="lmagent-infra",
         stack="staging",
-        config=config,
-        secret_keys=list(secret_keys),
+        config={**DEFAULT_SECRETS, **config},
+        secret_keys=[*DEFAULT_SECRETS, *secret_keys],
     )
     return loaded[0]
 
@@ -102,8 +109,8 @@ def test_a_secret_is_only_ever_handed_out_as_a_secret_output():
         program,
         project="lmagent-infra",
         stack="staging",
-        config={"aws:region": "us-east-1", "lmagent-infra:dbPassword": "s3cr3t-planted"},
-        secret_keys=["lmagent-infra:dbPassword"],
+        config={"aws:region": "us-east-1", "lmagent-infra:dbPassword": "s3cr3t-planted", **DEFAULT_SECRETS},
+        secret_keys=["lmagent-infra:dbPassword", *DEFAULT_SECRETS],
     )
     assert result.outputs["password"] == "[secret]"
     assert "s3cr3t-planted" not in result.to_json()
