@@ -58,16 +58,18 @@ def read_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, Any],
             secret_keys.append(str(key))
             value = _blank_secure(value)
         config[str(key)] = value
-    for key in placeholder_secrets(str(project), config):
+    for key in placeholder_secrets(str(project), config, secret_keys):
         config[key] = SECRET
         secret_keys.append(key)
     return str(project), config, secret_keys
 
 
-def placeholder_secrets(project: str, config: dict[str, Any]) -> list[str]:
+def placeholder_secrets(project: str, config: dict[str, Any], secret_keys: Sequence[str] = ()) -> list[str]:
     """Full keys of the secrets the config names that the stack file does not set."""
     return sorted(
-        f"{project}:{name}" for name in referenced_secrets(config) if f"{project}:{name}" not in config
+        f"{project}:{name}"
+        for name in referenced_secrets(config, secret_keys)
+        if f"{project}:{name}" not in config
     )
 
 
@@ -248,7 +250,8 @@ def _unset_secrets(stack: str, root: Path) -> list[str]:
     project = (yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}).get("name", "")
     doc = yaml.safe_load(stack_file.read_text()) or {}
     config = {k if ":" in str(k) else f"{project}:{k}": v for k, v in (doc.get("config") or {}).items()}
-    return placeholder_secrets(str(project), config)
+    secret_keys = [k for k, v in config.items() if _has_secure(v)]
+    return placeholder_secrets(str(project), config, secret_keys)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
