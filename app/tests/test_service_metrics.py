@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
+
 from lmagent_api.metrics import LATENCY_BUCKETS
 
 # Built by the `make_client` fixture in conftest.py.

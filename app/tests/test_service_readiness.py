@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+
 from lmagent_api.__main__ import DrainingServer
 from lmagent_api.readiness import Lifecycle
 from lmagent_api.settings import DatabaseTarget, Settings, SettingsError, parse_database_url

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from lmagent_api.logs import JsonFormatter
 from lmagent_api.settings import DatabaseTarget
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 # Built by the `make_client` fixture in conftest.py.
 MakeClient = Callable[..., TestClient]
