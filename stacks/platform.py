@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components.app import AppService
 from components.cluster import EksCluster
 from components.image import ContainerImage
 from components.monitoring import MonitoringStack
@@ -54,6 +55,36 @@ def build(settings: Settings) -> None:
     pulumi.export("grafanaUrl", monitoring.grafana_url)
     pulumi.export("prometheusUrl", monitoring.prometheus_url)
     pulumi.export("otlpEndpoint", monitoring.otlp_endpoint)
+
+    # The apps, each running the image built above unless its config names one. They wait for the
+    # monitoring stack, whose chart installs the ServiceMonitor and PrometheusRule CRDs. Apps that
+    # create their namespace go first; the others in that namespace wait for it too.
+    creators: dict[str, AppService] = {}
+    urls: dict[str, pulumi.Output[str]] = {}
+    for app_name, app in sorted(cfg.apps.items(), key=lambda item: (not item[1].create_namespace, item[0])):
+        role = (
+            cluster.irsa_role(app_name, app.namespace, app_name, managed_policy_arns=app.iam_policy_arns)
+            if app.iam_policy_arns
+            else None
+        )
+        after: list[pulumi.Resource] = [monitoring]
+        if app.namespace in creators:
+            after.append(creators[app.namespace])
+        service = AppService(
+            app_name,
+            app,
+            provider=cluster.provider,
+            image=image.image_ref,
+            role_arn=role.arn if role is not None else None,
+            secrets={key: settings.secret(key) for key in app.secret_env.values()},
+            otlp_endpoint=monitoring.otlp_endpoint,
+            protect=cfg.protect,
+            opts=pulumi.ResourceOptions(depends_on=after),
+        )
+        if app.create_namespace:
+            creators[app.namespace] = service
+        urls[app_name] = service.url
+    pulumi.export("appUrls", urls)
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("region", settings.region)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from components.app import AppService, AppServiceArgs, EgressRule, parse_quantity
 from components.testing import SECRET, SynthResult, synth
 from tests._tools import run
-from tests.conftest import config_problems
+from tests.conftest import config_problems, synth_with
 
 DIGEST = "sha256:" + "ab" * 32
 IMAGE = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/lmagent-api@{DIGEST}"
@@ -490,7 +491,8 @@ def test_egress_replaces_the_default_destinations() -> None:
 def test_service_monitor_scrapes_metrics_with_the_label_contract(default_app: SynthResult) -> None:
     monitor = default_app.manifest("ServiceMonitor", "lmagent-api")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
-    assert monitor["metadata"]["labels"]["release"] == "monitoring"
+    # No selector label by default: the platform's Prometheus selects in every namespace.
+    assert "release" not in monitor["metadata"]["labels"]
     spec = monitor["spec"]
     service = default_app.manifest("Service", "lmagent-api")
     # job = the Service's app.kubernetes.io/name = the service name the rules select on.
@@ -500,13 +502,12 @@ def test_service_monitor_scrapes_metrics_with_the_label_contract(default_app: Sy
     assert spec["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
 
 
-def test_monitoring_labels_can_be_replaced() -> None:
-    args = AppServiceArgs(monitoring_labels={"prometheus": "platform"})
+def test_monitoring_labels_are_added_to_the_monitoring_objects_only() -> None:
+    args = AppServiceArgs(monitoring_labels={"release": "monitoring"})
     result = synth_app(args)
     for kind in ("ServiceMonitor", "PrometheusRule"):
-        labels = result.manifest(kind, "lmagent-api")["metadata"]["labels"]
-        assert labels["prometheus"] == "platform"
-        assert "release" not in labels
+        assert result.manifest(kind, "lmagent-api")["metadata"]["labels"]["release"] == "monitoring"
+    assert "release" not in result.manifest("Deployment", "lmagent-api")["metadata"]["labels"]
 
 
 def _rule_names(result: SynthResult) -> list[str]:
@@ -740,6 +741,14 @@ def test_fails_when_an_app_name_is_not_a_kubernetes_name() -> None:
     assert "lmagent-infra:apps: app name: 'Lmagent_API' is not a Kubernetes name" in _one(problems)
 
 
+def test_fails_when_a_latency_slo_threshold_is_not_a_histogram_bucket() -> None:
+    slo = {"name": "latency", "target": 95, "sli": {"type": "threshold", "threshold": 0.2}}
+    line = _one(_problems({"slos": [slo]}))
+    assert line.startswith(
+        f"{PREFIX}.slos: slo 'latency': sli.threshold 0.2 is not a bucket of http_request_duration_seconds"
+    )
+
+
 def test_fails_when_a_key_is_misspelt() -> None:
     line = _one(_problems({"replica": 3}))
     assert line.startswith(f"{PREFIX}.replica: unknown key; did you mean 'replicas'?")
@@ -753,3 +762,93 @@ def test_fails_when_secret_env_names_a_secret_that_is_not_set() -> None:
         "lmagent-infra:apps.lmagent-api.secretEnv.DATABASE_URL: names secret 'dbUrl', which is not set" in p
         for p in problems
     ), problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The app in both stacks (the `synthesized` fixture runs the real stack files)
+
+
+def test_stacks_run_the_reference_app_with_every_default(synthesized: SynthResult) -> None:
+    (app,) = synthesized.of_type("lmagent:components:AppService")
+    assert app["name"] == "lmagent-api"
+    c = container(synthesized)
+    assert c["resources"]["requests"] == {"cpu": "250m", "memory": "256Mi"}
+    assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert c["ports"][0]["containerPort"] == 8000
+    hpa = synthesized.manifest("HorizontalPodAutoscaler", "lmagent-api", "lmagent")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
+    assert "replicas" not in synthesized.manifest("Deployment", "lmagent-api", "lmagent")["spec"]
+    labels = synthesized.manifest("Namespace", "lmagent")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_stacks_deploy_the_image_they_build_by_digest(synthesized: SynthResult) -> None:
+    image = container(synthesized)["image"]
+    assert image == synthesized.outputs["imageRef"]
+    assert re.search(r"\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/.+@sha256:[0-9a-f]{64}$", image)
+
+
+def test_stacks_send_traces_to_the_monitoring_collector(synthesized: SynthResult) -> None:
+    data = synthesized.manifest("ConfigMap", "lmagent-api-config", "lmagent")["data"]
+    assert data["OTEL_EXPORTER_OTLP_ENDPOINT"] == synthesized.outputs["otlpEndpoint"]
+    assert data["OTEL_SERVICE_NAME"] == "lmagent-api"
+
+
+def test_stacks_put_the_app_on_the_cluster_after_the_monitoring_stack(synthesized: SynthResult) -> None:
+    assert synthesized.named("lmagent-api-deployment")["provider"] == synthesized.named("cluster-k8s")["urn"]
+    (component,) = synthesized.of_type("lmagent:components:AppService")
+    (monitoring,) = synthesized.of_type("lmagent:components:MonitoringStack")
+    # depends_on a component resolves to its children: the app waits for the monitoring releases.
+    releases = {r["urn"] for r in synthesized.helm_releases if r["parent"] == monitoring["urn"]}
+    assert releases
+    assert releases <= set(component["options"]["dependsOn"])
+
+
+def test_stacks_protect_the_app_namespace_as_the_stack_says(stack: str, synthesized: SynthResult) -> None:
+    assert synthesized.named("lmagent-api-namespace")["options"]["protect"] is (stack == "production")
+
+
+def test_stacks_give_the_app_no_aws_role_unless_it_asks(synthesized: SynthResult) -> None:
+    account = synthesized.manifest("ServiceAccount", "lmagent-api", "lmagent")
+    assert "annotations" not in account["metadata"]
+    assert not [r for r in synthesized.of_type("aws:iam/role:Role") if "lmagent-api" in r["name"]]
+
+
+def test_an_app_with_iam_policies_gets_an_irsa_role_on_its_service_account() -> None:
+    policy = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    result = synth_with("staging", {"apps": {"lmagent-api": {"iamPolicyArns": [policy]}}})
+    (role,) = [r for r in result.of_type("aws:iam/role:Role") if r["name"].endswith("irsa-lmagent-api")]
+    trust = json.loads(role["inputs"]["assumeRolePolicy"])
+    condition = trust["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:lmagent:lmagent-api" in condition.values()
+    account = result.manifest("ServiceAccount", "lmagent-api", "lmagent")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(role["name"])
+
+
+def test_stacks_pass_secret_env_values_from_secret_config() -> None:
+    result = synth_with(
+        "production",
+        {"apps": {"lmagent-api": {"secretEnv": {"DATABASE_URL": "lmagentApiDatabaseUrl"}}}},
+        secrets={"lmagentApiDatabaseUrl": "postgresql://app:s3cr3t-value@db:5432/app"},
+    )
+    assert result.manifest("Secret", "lmagent-api-secrets", "lmagent")["stringData"] == {
+        "DATABASE_URL": SECRET
+    }
+    assert "s3cr3t-value" not in result.to_json()
+
+
+def test_a_second_app_shares_the_namespace_the_first_creates() -> None:
+    result = synth_with(
+        "staging",
+        {"apps": {"lmagent-api": {}, "worker": {"createNamespace": False, "component": "worker"}}},
+    )
+    worker = next(r for r in result.of_type("lmagent:components:AppService") if r["name"] == "worker")
+    assert result.named("lmagent-api-namespace")["urn"] in worker["options"]["dependsOn"]
+    assert result.manifest("Deployment", "worker", "lmagent")["metadata"]["labels"][
+        "app.kubernetes.io/component"
+    ] == ("worker")
+    assert (
+        len([m for m in result.manifests if m["kind"] == "Namespace" and m["metadata"]["name"] == "lmagent"])
+        == 1
+    )
