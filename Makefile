@@ -36,11 +36,13 @@ deps: $(VENV)/.runtime-deps
 
 dev-deps: $(VENV)/.dev-deps $(CHECKOV_VENV)/.installed system-deps
 
-# promtool and the Prometheus server come from the Debian package `prometheus`.
+# promtool and the Prometheus server come from the Debian package `prometheus`, amtool from
+# `prometheus-alertmanager`.
 system-deps:
-	@command -v promtool >/dev/null 2>&1 || { \
+	@{ command -v promtool && command -v amtool; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends prometheus prometheus-alertmanager; }
 
 synth: deps
 	$(BIN)/python -m stacks synth $(STACK)

@@ -137,6 +137,10 @@ def alertmanager_config(args: MonitoringArgs, environment: str) -> dict[str, Any
                 ],
             }
         )
+    # A route with `continue` falls through to its later siblings only, never back to the parent's
+    # receiver: without this catch-all, paged alerts would not reach chat (found with `amtool
+    # config routes test`).
+    routes.append({"receiver": "chat"})
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {
@@ -158,6 +162,12 @@ def alertmanager_config(args: MonitoringArgs, environment: str) -> dict[str, Any
                 "source_matchers": ['severity = "warning"'],
                 "target_matchers": ['severity = "info"'],
                 "equal": ["alertname", "namespace", "job"],
+            },
+            {
+                # A fast burn (page) of an SLO silences the slow burn (ticket) of the same SLO.
+                "source_matchers": ['severity = "critical"', 'slo =~ ".+"'],
+                "target_matchers": ['severity = "warning"', 'slo =~ ".+"'],
+                "equal": ["namespace", "service", "slo"],
             },
         ],
         "receivers": receivers,

@@ -117,7 +117,7 @@ def test_crds_are_installed_and_upgraded_by_the_charts_job(synthesized: SynthRes
 def test_staging_routes_every_alert_to_chat_and_pages_nobody() -> None:
     config = kps(synth_stack("staging"))["alertmanager"]["config"]
     assert config["route"]["receiver"] == "chat"
-    assert [r["receiver"] for r in config["route"]["routes"]] == ["null"]
+    assert [r["receiver"] for r in config["route"]["routes"]] == ["null", "chat"]
     assert {r["name"] for r in config["receivers"]} == {"null", "chat"}
 
 
@@ -139,6 +139,15 @@ def test_criticals_inhibit_warnings_of_the_same_alert(synthesized: SynthResult) 
         "source_matchers": ['severity = "critical"'],
         "target_matchers": ['severity =~ "warning|info"'],
         "equal": ["alertname", "namespace", "job"],
+    } in inhibit
+
+
+def test_a_fast_slo_burn_inhibits_the_slow_burn_of_the_same_slo(synthesized: SynthResult) -> None:
+    inhibit = kps(synthesized)["alertmanager"]["config"]["inhibit_rules"]
+    assert {
+        "source_matchers": ['severity = "critical"', 'slo =~ ".+"'],
+        "target_matchers": ['severity = "warning"', 'slo =~ ".+"'],
+        "equal": ["namespace", "service", "slo"],
     } in inhibit
 
 
