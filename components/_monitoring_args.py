@@ -61,13 +61,15 @@ class PrometheusArgs(Model):
         ">= 2 in production. Staging runs 1.",
     )
     retention: PromDuration = Field(
-        default="15d",
-        description="How long samples are kept. Default: 15d (the chart's own default is 10d).",
+        default="31d",
+        description="How long samples are kept. Default: 31d, so the 30-day SLO windows' ratios and "
+        "error budgets are computed over a full window (the chart's own default, 10d, would cover a "
+        "third of it). Staging keeps 3d.",
     )
     storage_gi: int = Field(
-        default=50,
+        default=100,
         ge=5,
-        description="Size of each replica's gp3 volume in GiB. Default: 50. Retention by size is "
+        description="Size of each replica's gp3 volume in GiB. Default: 100. Retention by size is "
         "set to 85% of it, so Prometheus drops old blocks before the disk fills.",
     )
     scrape_interval: PromDuration = Field(

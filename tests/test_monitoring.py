@@ -81,7 +81,7 @@ def test_every_release_is_in_the_monitoring_namespace_with_privileged_enforcemen
 
 @pytest.mark.parametrize(
     ("stack", "replicas", "retention", "size", "retention_size"),
-    [("staging", 1, "3d", "10Gi", "8GB"), ("production", 2, "15d", "50Gi", "42GB")],
+    [("staging", 1, "3d", "10Gi", "8GB"), ("production", 2, "31d", "100Gi", "85GB")],
 )
 def test_prometheus_keeps_what_its_stack_says_on_a_gp3_volume(
     stack: str, replicas: int, retention: str, size: str, retention_size: str
