@@ -213,25 +213,46 @@ def _stackless(urn: str) -> str:
 
 
 def diff_lines(a: SynthResult, b: SynthResult) -> Iterator[str]:
-    """What differs between two stacks' syntheses: resources only in one, then changed values."""
+    """What differs between two stacks' syntheses: resources only in one, then changed values.
+
+    Values that differ only by the stacks' own names (the `stack` tag, instance labels, URNs of
+    dependencies) are counted on one closing line rather than listed: they are expected.
+    """
     ra = {_stackless(r["urn"]): r for r in a.resources}
     rb = {_stackless(r["urn"]): r for r in b.resources}
     for key in sorted(ra.keys() - rb.keys()):
         yield f"- only in {a.stack}: {ra[key]['type']} {ra[key]['name']}"
     for key in sorted(rb.keys() - ra.keys()):
         yield f"+ only in {b.stack}: {rb[key]['type']} {rb[key]['name']}"
+    by_name_only = 0
     for key in sorted(ra.keys() & rb.keys()):
         fa = _flatten({"inputs": ra[key]["inputs"], "options": ra[key]["options"]})
         fb = _flatten({"inputs": rb[key]["inputs"], "options": rb[key]["options"]})
-        changed = [p for p in sorted(fa.keys() | fb.keys()) if fa.get(p) != fb.get(p)]
-        if changed:
+        raw = sum(1 for p in fa.keys() | fb.keys() if fa.get(p) != fb.get(p))
+        fa, fb = _unnamed(fa, a.stack), _unnamed(fb, b.stack)
+        real = [p for p in sorted(fa.keys() | fb.keys()) if fa.get(p) != fb.get(p)]
+        by_name_only += max(raw - len(real), 0)
+        if real:
             yield f"~ {ra[key]['type']} {ra[key]['name']}"
-            for p in changed:
+            for p in real:
                 yield f"    {p}: {_short(fa.get(p))} -> {_short(fb.get(p))}"
     fa, fb = _flatten(a.outputs), _flatten(b.outputs)
     for p in sorted(fa.keys() | fb.keys()):
         if fa.get(p) != fb.get(p):
             yield f"~ output {p}: {_short(fa.get(p))} -> {_short(fb.get(p))}"
+    if by_name_only:
+        yield f"({by_name_only} other values differ only by the stack's name: tags, labels, URNs)"
+
+
+def _unnamed(value: Any, stack: str) -> Any:
+    """`value` with the stack's name replaced by a placeholder, in every string and key it holds."""
+    if isinstance(value, str):
+        return value.replace(stack, "<stack>")
+    if isinstance(value, list):
+        return [_unnamed(v, stack) for v in value]
+    if isinstance(value, dict):
+        return {k.replace(stack, "<stack>"): _unnamed(v, stack) for k, v in value.items()}
+    return value
 
 
 def _short(value: Any) -> str:

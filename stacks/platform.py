@@ -61,6 +61,7 @@ def build(settings: Settings) -> None:
     # create their namespace go first; the others in that namespace wait for it too.
     creators: dict[str, AppService] = {}
     urls: dict[str, pulumi.Output[str]] = {}
+    images: dict[str, pulumi.Input[str]] = {}
     for app_name, app in sorted(cfg.apps.items(), key=lambda item: (not item[1].create_namespace, item[0])):
         role = (
             cluster.irsa_role(app_name, app.namespace, app_name, managed_policy_arns=app.iam_policy_arns)
@@ -84,7 +85,9 @@ def build(settings: Settings) -> None:
         if app.create_namespace:
             creators[app.namespace] = service
         urls[app_name] = service.url
+        images[app_name] = app.image if app.image is not None else image.image_ref
     pulumi.export("appUrls", urls)
+    pulumi.export("appImages", images)
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("region", settings.region)

@@ -1,0 +1,132 @@
+"""The composition: exports, several apps per stack, production protection, documented differences."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from components.testing import SECRET, SynthResult
+from stacks.__main__ import diff_lines
+from tests._tools import REPO
+from tests.conftest import synth_stack, synth_with
+
+DIGEST_REF = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/.+@sha256:[0-9a-f]{64}$")
+ORDERS_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders@sha256:" + "ab" * 32
+
+
+def test_exports_what_operators_and_other_stacks_need(synthesized: SynthResult) -> None:
+    out = synthesized.outputs
+    assert out["clusterName"] == f"lmagent-infra-{synthesized.stack}"
+    assert out["kubeconfig"] == SECRET
+    assert out["appUrls"] == {"lmagent-api": "http://lmagent-api.lmagent.svc.cluster.local"}
+    assert DIGEST_REF.match(out["appImages"]["lmagent-api"])
+    assert out["appImages"]["lmagent-api"] == out["imageRef"]
+    assert out["grafanaUrl"].startswith("http://")
+    assert out["otlpEndpoint"].endswith(":4318")
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_runs_several_apps_each_with_its_own_image(stack: str) -> None:
+    apps = {"lmagent-api": {}, "orders": {"namespace": "orders", "image": ORDERS_IMAGE, "port": 8080}}
+    result = synth_with(stack, {"apps": apps})
+    deployments = {m["metadata"]["name"]: m for m in result.manifests if m["kind"] == "Deployment"}
+    assert set(deployments) == {"lmagent-api", "orders"}
+    images = {n: d["spec"]["template"]["spec"]["containers"][0]["image"] for n, d in deployments.items()}
+    assert images["orders"] == ORDERS_IMAGE
+    assert images["lmagent-api"] == result.outputs["imageRef"]
+    assert result.outputs["appImages"] == images
+    assert result.outputs["appUrls"]["orders"] == "http://orders.orders.svc.cluster.local"
+    namespaces = {m["metadata"]["name"] for m in result.manifests if m["kind"] == "Namespace"}
+    assert {"lmagent", "orders", "monitoring"} <= namespaces
+
+
+def test_apps_wait_for_the_monitoring_stack_that_installs_their_crds(synthesized: SynthResult) -> None:
+    [app] = [r for r in synthesized.of_type("lmagent:components:AppService") if r["name"] == "lmagent-api"]
+    monitoring = synthesized.named("monitoring")
+    children = {r["urn"] for r in synthesized.children_of(monitoring["urn"])}
+    assert set(app["options"]["dependsOn"]) & (children | {monitoring["urn"]})
+
+
+#: What holds data or is expensive to rebuild: protected in production, free to destroy in staging.
+PROTECTED = {
+    "cluster-eks",
+    "cluster-secrets-key",
+    "lmagent-api-repository",
+    "lmagent-api-namespace",
+    "monitoring-namespace",
+    "monitoring-kube-prometheus-stack",
+    "monitoring-loki",
+    "monitoring-logs",
+    "monitoring-logs-key",
+}
+#: Monitoring volumes outlive a `pulumi destroy` in production.
+RETAINED = {"monitoring-namespace", "monitoring-kube-prometheus-stack", "monitoring-loki"}
+
+
+def test_production_protects_what_holds_data_or_is_expensive_to_rebuild() -> None:
+    result = synth_stack("production")
+    protected = {r["name"] for r in result.resources if r["options"]["protect"]}
+    assert protected >= PROTECTED
+    retained = {r["name"] for r in result.resources if r["options"]["retainOnDelete"]}
+    assert retained >= RETAINED
+    assert result.named("cluster-eks")["inputs"]["deletionProtection"] is True
+
+
+def test_staging_protects_nothing_so_it_can_be_torn_down() -> None:
+    result = synth_stack("staging")
+    assert [r["name"] for r in result.resources if r["options"]["protect"]] == []
+    assert result.named("cluster-eks")["inputs"]["deletionProtection"] is False
+
+
+# ---------------------------------------------------------------------------------------------
+# Environments are data: every difference is in the stack files and documented in the README
+
+
+def leaf_keys(value: Any, prefix: str) -> list[str]:
+    if isinstance(value, dict) and value:
+        return [k for key, v in value.items() for k in leaf_keys(v, f"{prefix}.{key}")]
+    return [prefix]
+
+
+def documented_settings() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Environments", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [key for row in rows for key in re.findall(r"`([a-zA-Z.]+)`", row.split("|")[1])]
+
+
+def test_every_setting_staging_changes_is_documented_in_the_readme_table() -> None:
+    config = yaml.safe_load((REPO / "Pulumi.staging.yaml").read_text())["config"]
+    changed = [
+        k.removeprefix("lmagent-infra:")
+        for key, value in config.items()
+        if key.startswith("lmagent-infra:")
+        for k in leaf_keys(value, key)
+    ]
+    documented = documented_settings()
+    undocumented = [k for k in changed if not any(k == d or k.startswith(d + ".") for d in documented)]
+    assert changed
+    assert undocumented == []
+
+
+def test_production_sets_nothing_but_its_region_and_environment() -> None:
+    config = yaml.safe_load((REPO / "Pulumi.production.yaml").read_text())["config"]
+    assert set(config) == {"aws:region", "lmagent-infra:environment"}
+
+
+def test_diff_shows_the_documented_differences_and_names_the_rest() -> None:
+    lines = list(diff_lines(synth_stack("staging"), synth_stack("production")))
+    text = "\n".join(lines)
+    assert "+ only in production: aws:ec2/natGateway:NatGateway network-nat-1" in text
+    assert "+ only in production: aws:s3/bucket:Bucket monitoring-logs" in text
+    assert 'inputs.capacityType: "SPOT" -> "ON_DEMAND"' in text
+    assert 'inputs.values.prometheus.prometheusSpec.retention: "3d" -> "31d"' in text
+    assert "inputs.forceDelete: true -> false" in text
+    assert "options.protect: false -> true" in text
+    assert re.search(r"^\(\d+ other values differ only by the stack's name", lines[-1])
+    # Nothing differs in what only the stack's name could explain, such as the tags' `stack` value.
+    named = [line for line in lines if '"staging" -> "production"' in line]
+    assert named == ['~ output environment: "staging" -> "production"']
