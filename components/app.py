@@ -18,7 +18,6 @@ config is not secret: its checksum is in the template and a change rolls the pod
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -26,8 +25,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._app_args import (
-    AppServiceArgs,
+from components._app_args import AppServiceArgs, check_apps
+from components._app_parts import (
     Autoscaling,
     DisruptionBudget,
     EgressRule,
@@ -38,9 +37,9 @@ from components._app_args import (
     ResourceRequests,
     Resources,
     StartupProbe,
-    check_apps,
     parse_quantity,
 )
+from components._app_pod import allow_policy_spec, deployment_spec
 from components.alerts import app_alert_groups
 from components.dashboards import red_dashboard, slo_dashboard
 from components.slo import slo_rule_groups
@@ -62,9 +61,6 @@ __all__ = [
     "check_apps",
     "parse_quantity",
 ]
-
-#: UID and GID the container runs as: above 10000 so it is no host user (the reference image's).
-RUN_AS = 10001
 
 _meta = k8s.meta.v1
 _core = k8s.core.v1
@@ -218,8 +214,19 @@ class AppService(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=self._metadata(name),
-            spec=self._deployment_spec(
-                image_ref, account.metadata.name, config.metadata.name, env, config_checksum
+            spec=deployment_spec(
+                args,
+                name,
+                selector=self._selector_args(),
+                labels=self._labels,
+                annotations={
+                    "checksum/config": config_checksum,
+                    "lmagent.dev/secrets-revision": args.secrets_revision,
+                },
+                image=image_ref,
+                account=account.metadata.name,
+                config=config.metadata.name,
+                env=env,
             ),
             opts=self._opts(),
         )
@@ -268,125 +275,6 @@ class AppService(pulumi.ComponentResource):
     def _selector_args(self) -> k8s.meta.v1.LabelSelectorArgs:
         return _meta.LabelSelectorArgs(match_labels=self._selector)
 
-    def _deployment_spec(
-        self,
-        image: pulumi.Input[str],
-        account: pulumi.Input[str],
-        config: pulumi.Input[str],
-        env: list[k8s.core.v1.EnvVarArgs],
-        config_checksum: pulumi.Input[str],
-    ) -> k8s.apps.v1.DeploymentSpecArgs:
-        args, name = self._args, self._name
-
-        def probe(p: StartupProbe | ReadinessProbe | LivenessProbe) -> k8s.core.v1.ProbeArgs:
-            return _core.ProbeArgs(
-                http_get=_core.HTTPGetActionArgs(path=p.path, port="http"),
-                initial_delay_seconds=p.initial_delay_seconds,
-                period_seconds=p.period_seconds,
-                timeout_seconds=p.timeout_seconds,
-                failure_threshold=p.failure_threshold,
-            )
-
-        resources = args.resources
-        container = _core.ContainerArgs(
-            name=name,
-            image=image,
-            # With a digest the pull is a cache hit; Always still re-checks registry access, so a
-            # pod on a node that cached the image cannot run it after access was revoked.
-            image_pull_policy="Always",
-            ports=[_core.ContainerPortArgs(name="http", container_port=args.port, protocol="TCP")],
-            env_from=[_core.EnvFromSourceArgs(config_map_ref=_core.ConfigMapEnvSourceArgs(name=config))],
-            env=env or None,
-            resources=_core.ResourceRequirementsArgs(
-                requests={"cpu": resources.requests.cpu, "memory": resources.requests.memory},
-                limits={"cpu": resources.limits.cpu, "memory": resources.limits.memory},
-            ),
-            startup_probe=probe(args.probes.startup),
-            readiness_probe=probe(args.probes.readiness),
-            liveness_probe=probe(args.probes.liveness),
-            # Endpoints and load balancers learn of a terminating pod with a delay: keep serving
-            # that long before SIGTERM. The kubelet's sleep action needs no binary in the image.
-            lifecycle=_core.LifecycleArgs(
-                pre_stop=_core.LifecycleHandlerArgs(
-                    sleep=_core.SleepActionArgs(seconds=args.pre_stop_sleep_seconds)
-                )
-            )
-            if args.pre_stop_sleep_seconds
-            else None,
-            security_context=_core.SecurityContextArgs(
-                allow_privilege_escalation=False,
-                privileged=False,
-                read_only_root_filesystem=True,
-                run_as_non_root=True,
-                run_as_user=RUN_AS,
-                run_as_group=RUN_AS,
-                capabilities=_core.CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
-            # The root filesystem is read-only; Python and most runtimes still need a scratch dir.
-            volume_mounts=[_core.VolumeMountArgs(name="tmp", mount_path="/tmp")],  # noqa: S108
-        )
-        spread = self._selector_args()
-        pod = _core.PodSpecArgs(
-            service_account_name=account,
-            automount_service_account_token=False,
-            termination_grace_period_seconds=args.termination_grace_period_seconds,
-            security_context=_core.PodSecurityContextArgs(
-                run_as_non_root=True,
-                run_as_user=RUN_AS,
-                run_as_group=RUN_AS,
-                fs_group=RUN_AS,
-                seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
-            containers=[container],
-            volumes=[
-                _core.VolumeArgs(name="tmp", empty_dir=_core.EmptyDirVolumeSourceArgs(size_limit="64Mi"))
-            ],
-            # Spread over zones (a zone outage leaves pods elsewhere) and prefer distinct nodes;
-            # both soft, so a full zone or a small node group never blocks scheduling.
-            topology_spread_constraints=[
-                _core.TopologySpreadConstraintArgs(
-                    max_skew=1,
-                    topology_key="topology.kubernetes.io/zone",
-                    when_unsatisfiable="ScheduleAnyway",
-                    label_selector=spread,
-                    # Spread each rollout's pods, not old and new together.
-                    match_label_keys=["pod-template-hash"],
-                )
-            ],
-            affinity=_core.AffinityArgs(
-                pod_anti_affinity=_core.PodAntiAffinityArgs(
-                    preferred_during_scheduling_ignored_during_execution=[
-                        _core.WeightedPodAffinityTermArgs(
-                            weight=100,
-                            pod_affinity_term=_core.PodAffinityTermArgs(
-                                topology_key="kubernetes.io/hostname", label_selector=spread
-                            ),
-                        )
-                    ]
-                )
-            ),
-        )
-        return k8s.apps.v1.DeploymentSpecArgs(
-            # An HPA owns the count when enabled; a replicas field here would reset it each update.
-            replicas=None if args.autoscaling.enabled else args.replicas,
-            selector=self._selector_args(),
-            strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                type="RollingUpdate",
-                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
-            ),
-            template=_core.PodTemplateSpecArgs(
-                metadata=_meta.ObjectMetaArgs(
-                    labels=self._labels,
-                    annotations={
-                        "checksum/config": config_checksum,
-                        "lmagent.dev/secrets-revision": args.secrets_revision,
-                    },
-                ),
-                spec=pod,
-            ),
-        )
-
     def _scaling(self, deployment: k8s.apps.v1.Deployment) -> None:
         args, name = self._args, self._name
         if args.autoscaling.enabled:
@@ -432,30 +320,7 @@ class AppService(pulumi.ComponentResource):
         )
 
     def _network_policies(self) -> None:
-        args, name = self._args, self._name
-        net = k8s.networking.v1
-
-        def namespace_peer(namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-            # `kubernetes.io/metadata.name` is set by the API server on every namespace.
-            return net.NetworkPolicyPeerArgs(
-                namespace_selector=_meta.LabelSelectorArgs(
-                    match_labels={"kubernetes.io/metadata.name": namespace}
-                )
-            )
-
-        def egress(rule: EgressRule) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
-            if rule.namespace is not None:
-                to = [namespace_peer(rule.namespace)]
-            else:
-                to = [
-                    net.NetworkPolicyPeerArgs(
-                        ip_block=net.IPBlockArgs(cidr=cidr, except_=_inside(rule.except_cidrs, cidr) or None)
-                    )
-                    for cidr in rule.cidrs
-                ]
-            ports = [net.NetworkPolicyPortArgs(port=p, protocol=rule.protocol) for p in rule.ports]
-            return net.NetworkPolicyEgressRuleArgs(to=to, ports=ports)
-
+        name, net = self._name, k8s.networking.v1
         net.NetworkPolicy(
             f"{name}-deny-all",
             metadata=self._metadata(f"{name}-default-deny"),
@@ -464,34 +329,10 @@ class AppService(pulumi.ComponentResource):
             ),
             opts=self._opts(),
         )
-        dns = net.NetworkPolicyEgressRuleArgs(
-            to=[
-                net.NetworkPolicyPeerArgs(
-                    namespace_selector=_meta.LabelSelectorArgs(
-                        match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                    ),
-                    pod_selector=_meta.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-                )
-            ],
-            ports=[net.NetworkPolicyPortArgs(port=53, protocol=p) for p in ("UDP", "TCP")],
-        )
         net.NetworkPolicy(
             f"{name}-allow",
             metadata=self._metadata(f"{name}-allow"),
-            spec=net.NetworkPolicySpecArgs(
-                pod_selector=self._selector_args(),
-                policy_types=["Ingress", "Egress"],
-                # Kubelet probes come from the node and are not subject to these rules.
-                ingress=[
-                    net.NetworkPolicyIngressRuleArgs(
-                        from_=[namespace_peer(ns) for ns in args.ingress_from],
-                        ports=[net.NetworkPolicyPortArgs(port=args.port, protocol="TCP")],
-                    )
-                ]
-                if args.ingress_from
-                else [],
-                egress=[dns, *(egress(rule) for rule in [*args.egress, *args.extra_egress])],
-            ),
+            spec=allow_policy_spec(self._args, self._selector_args()),
             opts=self._opts(),
         )
 
@@ -542,13 +383,3 @@ class AppService(pulumi.ComponentResource):
                 data={f"{name}-{kind}.json": json.dumps(board, indent=1, sort_keys=True)},
                 opts=self._opts(),
             )
-
-
-def _inside(excepts: list[str], cidr: str) -> list[str]:
-    """The carve-outs that lie inside `cidr` (an ipBlock rejects any other)."""
-    outer = ipaddress.ip_network(cidr)
-    return [
-        e
-        for e in excepts
-        if (inner := ipaddress.ip_network(e)).version == outer.version and inner.subnet_of(outer)  # type: ignore[arg-type]
-    ]
