@@ -425,6 +425,13 @@ def test_pdb_lets_one_pod_go_and_never_waits_for_unhealthy_ones(default_app: Syn
     assert spec["selector"] == default_app.manifest("Deployment", "lmagent-api")["spec"]["selector"]
 
 
+def test_disruption_budget_can_allow_more_pods_to_go() -> None:
+    args = AppServiceArgs.model_validate(
+        {"autoscaling": {"minReplicas": 4}, "disruptionBudget": {"maxUnavailable": 2}}
+    )
+    assert synth_app(args).manifest("PodDisruptionBudget", "lmagent-api")["spec"]["maxUnavailable"] == 2
+
+
 # ---------------------------------------------------------------------------------------------
 # Network policies
 
@@ -500,6 +507,12 @@ def test_service_monitor_scrapes_metrics_with_the_label_contract(default_app: Sy
     assert spec["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert spec["namespaceSelector"] == {"matchNames": ["lmagent"]}
     assert spec["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+
+
+def test_scrape_interval_and_metrics_path_can_be_overridden() -> None:
+    args = AppServiceArgs(scrape_interval="15s", metrics_path="/internal/metrics")
+    (endpoint,) = synth_app(args).manifest("ServiceMonitor", "lmagent-api")["spec"]["endpoints"]
+    assert endpoint == {"port": "http", "path": "/internal/metrics", "interval": "15s"}
 
 
 def test_monitoring_labels_are_added_to_the_monitoring_objects_only() -> None:
@@ -747,6 +760,21 @@ def test_fails_when_a_latency_slo_threshold_is_not_a_histogram_bucket() -> None:
     assert line.startswith(
         f"{PREFIX}.slos: slo 'latency': sli.threshold 0.2 is not a bucket of http_request_duration_seconds"
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("scrapeInterval", "30", "'30' is not a scrape interval"),
+        ("runbookBaseUrl", "runbooks/", "'runbooks/' is not an http(s) URL"),
+        ("iamPolicyArns", ["AmazonS3ReadOnlyAccess"], "'AmazonS3ReadOnlyAccess' is not an IAM policy ARN"),
+        ("namespace", "Team_A", "namespace: 'Team_A' is not a Kubernetes name"),
+        ("version", "-1.0", "'-1.0' is not a label value"),
+    ],
+)
+def test_fails_when_a_monitoring_or_identity_setting_is_malformed(key: str, value: Any, message: str) -> None:
+    line = _one(_problems({key: value}))
+    assert line.startswith(f"{PREFIX}.{key}: {message}"), line
 
 
 def test_fails_when_a_key_is_misspelt() -> None:
