@@ -119,8 +119,22 @@ def _kubectl_order(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: obj[k] for k in head + sorted(set(obj) - set(head))}
 
 
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter where PyYAML has it (its PyPI wheels do): the same YAML, several times faster."""
+
+
+def _multiline_as_block(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # Dashboards, Alloy and Alertmanager templates read as they were written: `|` blocks, not
+    # one long escaped line. (The emitter falls back to quoting where a block cannot hold it.)
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _multiline_as_block)
+
+
 def _yaml(doc: Any) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=100)
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
 def write(result: SynthResult, out: Path) -> list[Path]:
