@@ -59,13 +59,15 @@ def generated_stack(project: Path, apps: int) -> Path:
 
 def timed(argv: list[str]) -> tuple[float, int]:
     """Wall seconds of a fresh process and its peak RSS (KiB), reported by bench/_measure.py."""
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed:\n{proc.stdout}\n{proc.stderr}")
-    report = json.loads(proc.stderr.strip().splitlines()[-1])
-    return seconds, int(report["peak_kib"])
+    with tempfile.NamedTemporaryFile(suffix=".json") as report:
+        command = [PYTHON, "-m", "bench._measure", report.name, *argv]
+        start = time.perf_counter()
+        proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed:\n{proc.stdout}\n{proc.stderr}")
+        peak = json.loads(Path(report.name).read_text())["peak_kib"]
+    return seconds, int(peak)
 
 
 def import_time(runs: int) -> float:
@@ -82,9 +84,6 @@ def import_time(runs: int) -> float:
 def run_case(case: Case, project: Path, out: Path, runs: int) -> None:
     stack = case.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     synth_cmd = [
-        PYTHON,
-        "-m",
-        "bench._measure",
         "stacks",
         "--project-dir",
         str(project),
@@ -94,7 +93,7 @@ def run_case(case: Case, project: Path, out: Path, runs: int) -> None:
         str(out / stack),
         "--quiet",
     ]
-    floor_cmd = [PYTHON, "-m", "bench._measure", "bench.floor", str(out / stack / "resources.json")]
+    floor_cmd = ["bench.floor", str(out / stack / "resources.json")]
     timed(synth_cmd)  # warm the file cache and write resources.json for the floor
     case.resources = len(json.loads((out / stack / "resources.json").read_text())["resources"])
     for _ in range(runs):
