@@ -26,6 +26,7 @@ the error ratio is `f_W * (1 - target)`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -240,7 +241,13 @@ def check_slos(slos: Sequence[Slo], buckets: Sequence[float] = CONTRACT_BUCKETS)
 
 def default_slos() -> list[Slo]:
     """The runbook's three SLOs: availability 99.9%/30d, latency p95<0.3s 95%/30d, errors 99%/7d."""
-    return SloDocument.model_validate(yaml.safe_load(RUNBOOK_SLOS)).slos
+    return list(_runbook_slos())
+
+
+@functools.cache
+def _runbook_slos() -> tuple[Slo, ...]:
+    # Parsed once: every app's default takes it, and the models are frozen, so sharing is safe.
+    return tuple(SloDocument.model_validate(yaml.safe_load(RUNBOOK_SLOS)).slos)
 
 
 def error_ratio_record(window: str) -> str:

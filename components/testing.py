@@ -237,9 +237,13 @@ def _invoke(world: _World, token: str, args: dict[str, Any]) -> dict[str, Any]:
 class _Mocks(_mocks.Mocks):
     def __init__(self, world: _World) -> None:
         self.world = world
+        # The inputs the SDK's monitor just deserialized, per registering thread, so the recorder
+        # need not deserialize the same request a second time.
+        self.seen = threading.local()
 
     def new_resource(self, args: _mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        self.seen.inputs = args.inputs
         if typ.startswith("pulumi:providers:"):
             return f"{name}-provider-id", inputs
         if typ == "pulumi:pulumi:StackReference":
@@ -282,6 +286,8 @@ def _real_urn(urn: str) -> str:
 class _RecordingMonitor(_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping each registration's parent, provider and options."""
 
+    mocks: _Mocks
+
     def __init__(self, mocks: _Mocks) -> None:
         super().__init__(mocks)
         self.records: dict[str, dict[str, Any]] = {}
@@ -292,7 +298,7 @@ class _RecordingMonitor(_mocks.MockMonitor):
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs = _rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs = self.mocks.seen.inputs  # set by _Mocks.new_resource on this thread just now
         implied = {dep for deps in request.propertyDependencies.values() for dep in deps.urns}
         urn = _real_urn(response.urn)
         parent = _real_urn(request.parent) if request.parent else None

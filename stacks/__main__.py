@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,25 @@ class StackFileError(Exception):
     """A stack file is missing or is not the shape Pulumi writes."""
 
 
+@dataclass(frozen=True)
+class StackFile:
+    """What `Pulumi.<stack>.yaml` hands the program: full config keys, which are secret, and which
+    secrets synth stood placeholders in for."""
+
+    project: str
+    config: dict[str, Any]
+    secret_keys: list[str]
+    placeholders: list[str]
+
+
 def read_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, Any], list[str]]:
-    """The project name, the config map and the secret keys of `Pulumi.<stack>.yaml`.
+    """The project name, the config map and the secret keys of `Pulumi.<stack>.yaml`."""
+    found = load_stack_file(stack, root)
+    return found.project, found.config, found.secret_keys
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> StackFile:
+    """Read `Pulumi.<stack>.yaml` the way the engine hands its config to the program.
 
     A `secure:` value is never decrypted: it becomes the placeholder `[secret]` and its key is
     marked secret, exactly the shape the real engine hands the program (with the real value).
@@ -58,10 +76,11 @@ def read_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, Any],
             secret_keys.append(str(key))
             value = _blank_secure(value)
         config[str(key)] = value
-    for key in placeholder_secrets(str(project), config, secret_keys):
+    placeholders = placeholder_secrets(str(project), config, secret_keys)
+    for key in placeholders:
         config[key] = SECRET
         secret_keys.append(key)
-    return str(project), config, secret_keys
+    return StackFile(str(project), config, secret_keys, placeholders)
 
 
 def placeholder_secrets(project: str, config: dict[str, Any], secret_keys: Sequence[str] = ()) -> list[str]:
@@ -91,9 +110,10 @@ def _blank_secure(value: Any) -> Any:
     return value
 
 
-def run_stack(stack: str, root: Path = ROOT) -> SynthResult:
+def run_stack(stack: str, root: Path = ROOT, found: StackFile | None = None) -> SynthResult:
     """Run the program `pulumi up --stack STACK` runs, offline, and return what it declared."""
-    project, config, secret_keys = read_stack_file(stack, root)
+    found = found or load_stack_file(stack, root)
+    project, config, secret_keys = found.project, found.config, found.secret_keys
     return synth(
         lambda: stacks.build(stack),
         project=project,
@@ -278,17 +298,6 @@ def _short(value: Any) -> str:
 # Main
 
 
-def _unset_secrets(stack: str, root: Path) -> list[str]:
-    stack_file = root / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        return []  # run_stack reports the missing file
-    project = (yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}).get("name", "")
-    doc = yaml.safe_load(stack_file.read_text()) or {}
-    config = {k if ":" in str(k) else f"{project}:{k}": v for k, v in (doc.get("config") or {}).items()}
-    secret_keys = [k for k, v in config.items() if _has_secure(v)]
-    return placeholder_secrets(str(project), config, secret_keys)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -310,13 +319,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "synth":
-            for key in _unset_secrets(args.stack, root):
+            found = load_stack_file(args.stack, root)
+            for key in found.placeholders:
                 print(
                     f"note: {key} is not set in Pulumi.{args.stack}.yaml; synth uses a placeholder "
                     f"(set it with `pulumi config set --secret {key.split(':', 1)[1]}` before `pulumi up`)",
                     file=sys.stderr,
                 )
-            result = run_stack(args.stack, root)
+            result = run_stack(args.stack, root, found)
             files = write(result, args.out or root / "build" / args.stack)
             if not args.quiet:
                 print("\n".join(tree_lines(result)))
