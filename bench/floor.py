@@ -1,9 +1,11 @@
 """The SDK floor: register exactly the resources of a `resources.json` straight through the Pulumi SDK.
 
 Same types, names, parents, providers, options and inputs, under the same mock engine, with no
-library code: generic `pulumi.CustomResource` / `ComponentResource` / `ProviderResource` objects.
-It loads the typed SDK class of every resource type first, as any program declaring them with
-the typed classes must, so the floor includes what the SDKs cost to load.
+library code: each custom resource through its typed SDK class (`pulumi_aws.ec2.Vpc(name,
+cidr_block=..., opts=...)`), as any program declaring it must; components as bare
+`pulumi.ComponentResource`s. What it registers is identical to the `resources.json` it reads
+(tests/test_bench.py checks this). `python -m bench.floor FILE generic` registers generic
+`pulumi.CustomResource`s instead, the cheapest path the SDK has, for comparison.
 
     python -m bench.floor build/staging/resources.json
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,7 @@ def provider_modules(types: set[str]) -> list[str]:
     return sorted(modules)
 
 
-def _in_parent_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _in_dependency_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_urn = {r["urn"]: r for r in resources}
     done: set[str] = set()
     order: list[dict[str, Any]] = []
@@ -52,7 +55,7 @@ def _in_parent_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def visit(r: dict[str, Any]) -> None:
         if r["urn"] in done:
             return
-        for dep in (r["parent"], r["provider"]):
+        for dep in (r["parent"], r["provider"], *r["options"]["dependsOn"]):
             if dep in by_urn:
                 visit(by_urn[dep])
         done.add(r["urn"])
@@ -63,9 +66,34 @@ def _in_parent_order(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return order
 
 
-def program(resources: list[dict[str, Any]]) -> None:
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def sdk_class(token: str) -> Any:
+    """The typed SDK class of a type token (`aws:ec2/vpc:Vpc` -> `pulumi_aws.ec2.Vpc`), or None."""
+    if token.partition(":")[0] not in _PACKAGES:
+        return None
+    [module] = provider_modules({token})
+    name = "CustomResource" if module.endswith("apiextensions") else token.rsplit(":", 1)[1]
+    return getattr(importlib.import_module(module), name)
+
+
+def _typed(cls: Any, r: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.Resource | None:
+    # Top-level inputs become the class's snake_case keyword arguments; nested values stay the
+    # camelCase dicts the engine received, which the SDK passes through unchanged.
+    kwargs = {_CAMEL.sub("_", k).lower(): v for k, v in r["inputs"].items()}
+    try:
+        made: pulumi.Resource = cls(r["name"], opts=opts, **kwargs)
+    except TypeError:
+        return None  # an input the class names differently: registered generically instead
+    return made
+
+
+def program(resources: list[dict[str, Any]], *, typed: bool = True) -> int:
+    """Register `resources`; with `typed`, through their SDK classes. Returns how many were typed."""
     made: dict[str, pulumi.Resource] = {}
-    for r in _in_parent_order(resources):
+    typed_count = 0
+    for r in _in_dependency_order(resources):
         o = r["options"]
         opts = pulumi.ResourceOptions(
             parent=made.get(r["parent"]) if r["parent"] else None,
@@ -77,7 +105,12 @@ def program(resources: list[dict[str, Any]]) -> None:
             depends_on=[made[u] for u in o["dependsOn"] if u in made] or None,
         )
         typ = r["type"]
-        if typ.startswith("pulumi:providers:"):
+        cls = sdk_class(typ) if typed and r["custom"] and not typ.startswith("pulumi:providers:") else None
+        resource = _typed(cls, r, opts) if cls is not None else None
+        if resource is not None:
+            made[r["urn"]] = resource
+            typed_count += 1
+        elif typ.startswith("pulumi:providers:"):
             made[r["urn"]] = pulumi.ProviderResource(typ.split(":")[2], r["name"], r["inputs"], opts)
         elif r["custom"]:
             made[r["urn"]] = pulumi.CustomResource(typ, r["name"], r["inputs"], opts)
@@ -85,6 +118,7 @@ def program(resources: list[dict[str, Any]]) -> None:
             component = pulumi.ComponentResource(typ, r["name"], None, opts)
             component.register_outputs({})
             made[r["urn"]] = component
+    return typed_count
 
 
 def load_sdk_classes(types: set[str]) -> int:
@@ -105,17 +139,21 @@ def load_sdk_classes(types: set[str]) -> int:
     return loaded
 
 
-def main(path: str) -> None:
+def main(path: str, mode: str = "typed") -> None:
     doc = json.loads(Path(path).read_text())
     load_sdk_classes({r["type"] for r in doc["resources"]})
     config = {"aws:region": "eu-west-1"}
+    counts: list[int] = []
     result = synth(
-        lambda: program(doc["resources"]), project=doc["project"], stack=doc["stack"], config=config
+        lambda: counts.append(program(doc["resources"], typed=mode == "typed")),
+        project=doc["project"],
+        stack=doc["stack"],
+        config=config,
     )
     if len(result.resources) != len(doc["resources"]):
         sys.exit(f"floor registered {len(result.resources)} resources, expected {len(doc['resources'])}")
-    print(f"registered {len(result.resources)} resources")
+    print(f"registered {len(result.resources)} resources, {counts[0]} through their typed SDK class")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])
