@@ -117,7 +117,7 @@ class AppService(pulumi.ComponentResource):
         Pulumi secret); `otlp_endpoint` is used when `args.otlp_endpoint` is unset; `protect`
         guards the Namespace, whose deletion would delete everything in it.
         """
-        super().__init__("lmagent:components:AppService", name, None, opts)
+        # Checked before the component registers, so a mistake leaves nothing half-declared.
         image_ref = args.image if args.image is not None else image
         if image_ref is None:
             raise ValueError(
@@ -132,6 +132,7 @@ class AppService(pulumi.ComponentResource):
                 f"allowed: names among {sorted(secrets) or 'none'}, or set them with "
                 "`pulumi config set --secret <name> <value>`"
             )
+        super().__init__("lmagent:components:AppService", name, None, opts)
         self._name, self._args, self._provider = name, args, provider
         version: pulumi.Input[str] = args.version or pulumi.Output.from_input(image_ref).apply(_version_label)
         self._selector = {

@@ -384,6 +384,27 @@ def test_fails_when_a_secret_value_is_missing() -> None:
         synth_app(args, secrets={"other": "x"})
 
 
+@pytest.mark.parametrize(
+    "keywords",
+    [{"image": None}, {"secrets": {}}],
+    ids=["no image", "missing secret"],
+)
+def test_a_rejected_app_registers_nothing(keywords: dict[str, Any]) -> None:
+    args = AppServiceArgs(secret_env={"DATABASE_URL": "lmagentApiDatabaseUrl"})
+    errors: list[Exception] = []
+
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        try:
+            AppService("lmagent-api", args, provider=provider, **{"image": IMAGE, **keywords})
+        except ValueError as err:
+            errors.append(err)
+
+    result = synth(program, project="lmagent-infra", stack="staging")
+    assert len(errors) == 1
+    assert [r["type"] for r in result.resources] == ["pulumi:providers:kubernetes"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Service, scaling and disruption
 
