@@ -159,8 +159,10 @@ def app_alert_groups(
         f" > {t.latency_seconds:g}"
         f" and on () (sum(rate(http_request_duration_seconds_count{app}[{win}])) > 0)"
     )
-    # kube-state-metrics labels restarts with the pod's namespace; Deployment pods are `<svc>-*`.
-    pods = f'{{namespace="{namespace}",pod=~"{service}-.*"}}'
+    # kube-state-metrics labels restarts with the pod's namespace. A Deployment's pods are named
+    # `<deployment>-<template hash>-<suffix>`; matching exactly two more segments (PromQL regexes
+    # are anchored) keeps out the pods of `<service>-worker` and other longer names.
+    pods = f'{{namespace="{namespace}",pod=~"{service}-[a-z0-9]+-[a-z0-9]+"}}'
     restarts = f"increase(kube_pod_container_status_restarts_total{pods}[{t.restart_window}]) > {t.restarts}"
     quantile = f"p{t.latency_quantile * 100:g}"
     return [

@@ -122,7 +122,7 @@ def test_request_alerts_select_the_app_by_job_and_namespace() -> None:
     for name in ("HighErrorRate", "HighLatency"):
         expr = rules[name]["expr"]
         assert expr.count('{job="shop",namespace="prod"') == 2, expr
-    assert 'namespace="prod",pod=~"shop-.*"' in rules["PodCrashLooping"]["expr"]
+    assert 'namespace="prod",pod=~"shop-[a-z0-9]+-[a-z0-9]+"' in rules["PodCrashLooping"]["expr"]
 
 
 def test_thresholds_reach_the_expressions() -> None:
