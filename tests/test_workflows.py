@@ -261,6 +261,28 @@ def test_pull_requests_preview_both_stacks_with_the_policy_pack_and_a_comment() 
     assert inputs["diff"] is True
 
 
+def test_every_policy_run_uses_its_stacks_enforcement_config() -> None:
+    jobs = load(INFRA)["jobs"]
+    expected = {
+        "preview": "policies/config/${{ matrix.stack }}.json",
+        "deploy-staging": "policies/config/staging.json",
+        "deploy-production": "policies/config/production.json",
+    }
+    for job, config in expected.items():
+        (pulumi,) = steps_using(jobs[job], "pulumi/actions")
+        assert pulumi["with"]["policyPackConfigs"] == config, job
+    for stack in STACKS:
+        assert (REPO / "policies" / "config" / f"{stack}.json").is_file()
+
+
+def test_dependabot_config_matches_its_schema_and_watches_the_actions() -> None:
+    path = REPO / ".github" / "dependabot.yml"
+    checked = run("check-jsonschema", "--builtin-schema", "vendor.dependabot", path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    ecosystems = {u["package-ecosystem"] for u in yaml.safe_load(path.read_text())["updates"]}
+    assert {"github-actions", "pip"} <= ecosystems
+
+
 def test_every_deployment_is_serialised_per_stack_behind_its_environment() -> None:
     jobs = deploy_jobs(load(INFRA))
     assert set(jobs) == {"deploy-staging", "deploy-production"}
