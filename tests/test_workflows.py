@@ -281,6 +281,7 @@ def test_dependabot_config_matches_its_schema_and_watches_the_actions() -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     ecosystems = {u["package-ecosystem"] for u in yaml.safe_load(path.read_text())["updates"]}
     assert {"github-actions", "pip"} <= ecosystems
+    assert zizmor_findings(path) == []
 
 
 def test_every_deployment_is_serialised_per_stack_behind_its_environment() -> None:
