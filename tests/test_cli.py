@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -57,7 +58,17 @@ def test_synth_writes_resources_json_manifests_and_helm_values(stack, tmp_path, 
 
 def test_two_synth_runs_write_identical_files(tmp_path):
     assert main(["synth", "production", "--out", str(tmp_path / "a"), "--quiet"]) == 0
-    assert main(["synth", "production", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    # The second run in another process with another hash seed: no order may depend on either.
+    proc = subprocess.run(
+        [sys.executable, "-m", "stacks", "synth", "production", "--out", str(tmp_path / "b"), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        timeout=300,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+    assert proc.returncode == 0, proc.stderr
     a, b = files_under(tmp_path / "a"), files_under(tmp_path / "b")
     assert a == b
     assert "resources.json" in a
