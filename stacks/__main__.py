@@ -64,7 +64,13 @@ def load_stack_file(stack: str, root: Path = ROOT) -> StackFile:
         )
         raise StackFileError(f"{stack_file.name}: no such stack file (stacks: {', '.join(known)})")
     project = (yaml.safe_load(project_file.read_text()) or {}).get("name")
-    doc = yaml.safe_load(stack_file.read_text()) or {}
+    try:
+        doc = yaml.safe_load(stack_file.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        raise StackFileError(f"{stack_file.name}:{where}: {problem}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise StackFileError(f"{stack_file.name}: `config` must be a mapping of keys to values")
     config: dict[str, Any] = {}

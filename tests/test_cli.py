@@ -112,6 +112,15 @@ def test_a_secure_value_never_reaches_files_or_the_terminal(tmp_path, capsys):
         assert PLANTED.encode() not in content, name
 
 
+def test_fails_with_the_line_when_the_stack_file_is_not_valid_yaml(tmp_path, capsys):
+    root = project_copy(tmp_path, "staging", "  lmagent-infra:protect: [true\n")
+    out = tmp_path / "out"
+    assert main(["--project-dir", str(root), "synth", "staging", "--out", str(out)]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("Pulumi.staging.yaml: line ")
+    assert not out.exists()
+
+
 def test_fails_when_the_stack_file_does_not_exist(capsys):
     assert main(["synth", "nonexistent"]) == 2
     assert "Pulumi.nonexistent.yaml: no such stack file" in capsys.readouterr().err
