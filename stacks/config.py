@@ -159,6 +159,13 @@ def load(stack: str | None = None) -> Settings:
             raw[key] = _parse(cfg.get(key))
 
     problems: list[str] = []
+    # Other namespaces belong to providers (aws:, kubernetes:...), but one that is a typo of the
+    # project's would silently drop every setting under it.
+    problems.extend(
+        f"{source}: {key}: unknown namespace {key.split(':', 1)[0]!r}; did you mean '{PROJECT}:'?"
+        for key in sorted(everything)
+        if (ns := key.split(":", 1)[0]) != PROJECT and difflib.get_close_matches(ns, [PROJECT], cutoff=0.8)
+    )
     region = pulumi.Config("aws").get("region")
     if region is None:
         problems.append(f"{source}: aws:region: is required (e.g. `pulumi config set aws:region us-east-1`)")

@@ -54,6 +54,14 @@ def test_fails_when_a_key_is_misspelt_and_suggests_the_closest():
     assert "did you mean 'environment'?" in line
 
 
+def test_fails_when_the_project_namespace_is_misspelt():
+    [line] = problems_of({"aws:region": "us-east-1", "lmagnet-infra:protect": "false"})
+    assert line == (
+        "Pulumi.staging.yaml: lmagnet-infra:protect: unknown namespace 'lmagnet-infra'; "
+        "did you mean 'lmagent-infra:'?"
+    )
+
+
 def test_fails_when_a_value_is_outside_its_allowed_set():
     [line] = problems_of({"aws:region": "us-east-1", "lmagent-infra:environment": "prod"})
     assert line == (
