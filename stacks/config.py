@@ -16,7 +16,6 @@ import difflib
 import json
 import os
 import re
-import types
 import typing
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
@@ -33,6 +32,7 @@ from components.cluster import EksClusterArgs
 from components.image import ContainerImageArgs
 from components.monitoring import MonitoringArgs
 from components.network import NetworkArgs
+from stacks._errors import explain, show
 
 PROJECT = "lmagent-infra"
 
@@ -170,9 +170,7 @@ def load(stack: str | None = None) -> Settings:
     if region is None:
         problems.append(f"{source}: aws:region: is required (e.g. `pulumi config set aws:region us-east-1`)")
     elif not _REGION.match(region):
-        problems.append(
-            f"{source}: aws:region: must be an AWS region such as us-east-1 (got {_show(region)})"
-        )
+        problems.append(f"{source}: aws:region: must be an AWS region such as us-east-1 (got {show(region)})")
 
     problems.extend(
         f"{source}: {PROJECT}:{key}: is a section of the stack config and cannot be a secret; "
@@ -183,7 +181,7 @@ def load(stack: str | None = None) -> Settings:
     try:
         config = StackConfig.model_validate(raw, context={ENVIRONMENT: environment})
     except pydantic.ValidationError as err:
-        problems.extend(f"{source}: {line}" for line in _explain(err))
+        problems.extend(f"{source}: {line}" for line in explain(err, StackConfig, PROJECT))
         raise ConfigError(problems) from None
     problems.extend(
         f"{source}: {PROJECT}:{path}: names secret {name!r}, which is not set as a secret "
@@ -222,7 +220,7 @@ def resolve_image_tag(
     sha = environ.get("GITHUB_SHA") or None  # an empty variable is an unset one
     if sha is not None and not _GIT_SHA.match(sha):
         problems.append(
-            f"GITHUB_SHA: must be a git commit sha, 40 or 64 lowercase hex digits (got {_show(sha)}); "
+            f"GITHUB_SHA: must be a git commit sha, 40 or 64 lowercase hex digits (got {show(sha)}); "
             f"or set {PROJECT}:image.tag"
         )
         return config
@@ -274,130 +272,6 @@ def _parse(value: str | None) -> Any:
         return json.loads(value)
     except json.JSONDecodeError:
         return value
-
-
-# ---------------------------------------------------------------------------------------------
-# Errors in the stack file's words
-
-
-def _explain(err: pydantic.ValidationError) -> list[str]:
-    lines = []
-    for e in err.errors(include_url=False):
-        loc = _aliased(tuple(e["loc"]))
-        path = PROJECT + ":" + _dotted(loc)
-        lines.append(f"{path}: {_message(e, loc)}")
-    return lines
-
-
-def _aliased(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """`loc` with field names replaced by the stack file's camelCase keys.
-
-    pydantic reports a default value's error under the Python field name (`public_access_cidrs`),
-    an explicit value's under the alias; the stack file only knows the alias.
-    """
-    out: list[Any] = []
-    node: Any = StackConfig
-    for part in loc:
-        model = _unwrap(node)
-        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
-            part = model.model_fields[part].alias or part
-        out.append(part)
-        node = _step(node, part) if node is not None else None
-    return tuple(out)
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _message(e: Any, loc: tuple[Any, ...]) -> str:
-    kind, ctx = e["type"], e.get("ctx") or {}
-    got = f" (got {_show(e.get('input'))})"
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown key{hint} (allowed: {', '.join(allowed)})"
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')}{got}"
-    simple = {
-        "greater_than_equal": f"must be >= {ctx.get('ge')}",
-        "greater_than": f"must be > {ctx.get('gt')}",
-        "less_than_equal": f"must be <= {ctx.get('le')}",
-        "less_than": f"must be < {ctx.get('lt')}",
-        "int_parsing": "must be a whole number",
-        "int_type": "must be a whole number",
-        "int_from_float": "must be a whole number",
-        "float_parsing": "must be a number",
-        "bool_parsing": "must be true or false",
-        "bool_type": "must be true or false",
-        "string_type": "must be a string",
-        "dict_type": "must be a mapping of keys to values",
-        "list_type": "must be a list",
-        "model_type": "must be a mapping of keys to values",
-        "model_attributes_type": "must be a mapping of keys to values",
-        "string_pattern_mismatch": f"must match {ctx.get('pattern')}",
-        "too_short": f"must have at least {ctx.get('min_length')} item(s)",
-        "too_long": f"must have at most {ctx.get('max_length')} item(s)",
-        "string_too_short": f"must be at least {ctx.get('min_length')} character(s)",
-        "string_too_long": f"must be at most {ctx.get('max_length')} character(s)",
-    }
-    if kind in simple:
-        return simple[kind] + got
-    msg = str(e["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    return f"{msg}{got}"
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys a stack file may write at `loc` (camelCase aliases), for "did you mean"."""
-    node: Any = StackConfig
-    for part in loc:
-        node = _step(node, part)
-        if node is None:
-            return []
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        return sorted(f.alias or n for n, f in node.model_fields.items())
-    return []
-
-
-def _step(node: Any, part: Any) -> Any:
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        for name, f in node.model_fields.items():
-            if part in (name, f.alias):
-                return f.annotation
-        return None
-    origin, args = typing.get_origin(node), typing.get_args(node)
-    if origin in (dict, Mapping) and len(args) == 2:
-        return args[1]
-    if origin in (list, tuple) and args:
-        return args[0]
-    return None
-
-
-def _unwrap(node: Any) -> Any:
-    # Optional[X] / X | None -> X; Annotated[X, ...] -> X.
-    while True:
-        origin = typing.get_origin(node)
-        if origin is typing.Annotated:
-            node = typing.get_args(node)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(node) if a is not type(None)]
-            if len(args) != 1:
-                return node
-            node = args[0]
-        else:
-            return node
 
 
 def _secret_names(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
