@@ -18,6 +18,7 @@ from components._app_parts import (
     default_egress,
 )
 from components._model import Model, SecretName, in_production
+from components._secret_names import looks_secret
 from components.alerts import AlertThresholds, check_name
 from components.slo import Slo, check_slos, default_slos
 
@@ -216,6 +217,19 @@ class AppServiceArgs(Model):
     @classmethod
     def _env(cls, value: dict[str, Any]) -> dict[str, Any]:
         check_env_names(value)
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _plain_env_holds_no_secret(cls, value: dict[str, str]) -> dict[str, str]:
+        # Plain env lands in a ConfigMap, readable by anyone who can read the namespace. The policy
+        # pack refuses it at preview too; refusing it here says so before anything is declared.
+        secret = sorted(name for name in value if looks_secret(name))
+        if secret:
+            raise ValueError(
+                f"{', '.join(secret)} looks like a secret; allowed: put it in `secretEnv` (a Kubernetes "
+                "Secret, value set with `pulumi config set --secret`), or rename it if it is not one"
+            )
         return value
 
     @field_validator("scrape_interval")

@@ -8,8 +8,8 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
+from components._secret_names import looks_secret
 from policies._props import get, items, mapping
-from policies._secret_names import looks_secret
 
 #: What `components.testing` writes in place of a secret value: one in a plain field leaked.
 SECRET_PLACEHOLDER = "[secret]"

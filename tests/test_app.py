@@ -901,3 +901,13 @@ def test_a_second_app_shares_the_namespace_the_first_creates() -> None:
         len([m for m in result.manifests if m["kind"] == "Namespace" and m["metadata"]["name"] == "lmagent"])
         == 1
     )
+
+
+def test_fails_when_plain_env_holds_a_secret_looking_name() -> None:
+    with pytest.raises(ValueError, match=r"API_TOKEN looks like a secret; allowed: put it in `secretEnv`"):
+        AppServiceArgs(env={"API_TOKEN": "abc", "LOG_LEVEL": "info"})
+
+
+def test_plain_env_accepts_names_that_only_mention_a_secret() -> None:
+    args = AppServiceArgs(env={"KMS_KEY_ID": "alias/app", "TOKEN_URL": "https://auth.example.com/token"})
+    assert set(args.env) == {"KMS_KEY_ID", "TOKEN_URL"}

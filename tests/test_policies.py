@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
@@ -26,11 +28,11 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from components.testing import SynthResult
+from components._secret_names import looks_secret
+from components.testing import SynthResult, synth
 from policies import rules
-from policies._secret_names import looks_secret
 from tests._tools import REPO
-from tests.conftest import STACKS, synth_with
+from tests.conftest import STACKS, config_problems, synth_with
 
 Policy = ResourceValidationPolicy | StackValidationPolicy
 
@@ -870,18 +872,31 @@ def test_every_policy_has_something_to_check_in_each_stack(synthesized: SynthRes
     assert idle == []
 
 
-def test_fails_when_the_stack_config_opens_the_endpoint_and_puts_a_password_in_plain_env() -> None:
+def test_fails_when_the_staging_config_opens_the_endpoint_to_the_world() -> None:
     result = synth_with(
-        "staging",
-        {
-            "cluster": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]},
-            "apps": {"lmagent-api": {"env": {"DB_PASSWORD": "hunter2"}}},
-        },
+        "staging", {"cluster": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}}
     )
     found = pack_violations(result)
-    assert [line.split(":")[0] for line in found] == [
-        "k8s-no-secrets-in-config-maps",
-        "eks-no-world-open-endpoint",
-    ], found
-    assert "data.DB_PASSWORD: a secret-looking key in a ConfigMap" in found[0]
-    assert "vpcConfig.publicAccessCidrs contains ['0.0.0.0/0']" in found[1]
+    assert [line.split(":")[0] for line in found] == ["eks-no-world-open-endpoint"], found
+    assert "vpcConfig.publicAccessCidrs contains ['0.0.0.0/0']" in found[0]
+
+
+def test_a_password_in_plain_env_is_refused_by_the_config_before_the_pack_sees_it() -> None:
+    [line] = config_problems("staging", {"apps": {"lmagent-api": {"env": {"DB_PASSWORD": "hunter2"}}}})
+    assert "lmagent-infra:apps.lmagent-api.env: DB_PASSWORD looks like a secret" in line
+
+
+def test_the_pack_still_catches_a_secret_in_a_config_map_declared_outside_the_components() -> None:
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        k8s.core.v1.ConfigMap(
+            "settings",
+            metadata={"name": "settings", "namespace": "orders"},
+            data={"LOG_LEVEL": "info", "DB_PASSWORD": "hunter2"},
+            opts=pulumi.ResourceOptions(provider=provider),
+        )
+
+    found = pack_violations(synth(program, project="acme", stack="dev"))
+    assert any(
+        line.startswith("k8s-no-secrets-in-config-maps") and "data.DB_PASSWORD" in line for line in found
+    ), found

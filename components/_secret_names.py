@@ -1,4 +1,8 @@
-"""Decides whether an environment variable or ConfigMap key name looks like it holds a secret."""
+"""Decides whether an environment variable or ConfigMap key name looks like it holds a secret.
+
+Shared by the app args (which refuse such names in plain `env`) and the policy pack (which refuses
+them in any workload or ConfigMap a stack declares).
+"""
 
 from __future__ import annotations
 
