@@ -247,7 +247,7 @@ def referenced_secrets(config: Mapping[str, Any], secret_keys: Collection[str] =
         for key, value in config.items()
         # Secret keys are not sections (load() leaves them out too): validating them as sections
         # would fail and hide every secret the sections name.
-        if key.startswith(f"{PROJECT}:") and key not in secret_keys and not _is_secret_value(value)
+        if key.startswith(f"{PROJECT}:") and key not in secret_keys
     }
     try:
         validated = StackConfig.model_validate(
@@ -256,11 +256,6 @@ def referenced_secrets(config: Mapping[str, Any], secret_keys: Collection[str] =
     except pydantic.ValidationError:
         return set()
     return {name for _, name in _secret_names(validated)}
-
-
-def _is_secret_value(value: Any) -> bool:
-    # A stack file's `{secure: ...}`, or the placeholder synth stands in for it.
-    return value == "[secret]" or (isinstance(value, Mapping) and set(value) == {"secure"})
 
 
 def _parse(value: str | None) -> Any:
