@@ -8,12 +8,11 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components._model import Model, SecretName, in_production
-from components.alerts import PromDuration
+from components.alerts import PromDuration, check_name
 
 # Kubernetes quantities as the charts pass them through: "500m", "2", "512Mi", "2Gi".
 _CPU = re.compile(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$")
 _MEMORY = re.compile(r"^[1-9][0-9]*(Mi|Gi)$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 Severity = Literal["critical", "warning", "info"]
 
@@ -246,7 +245,5 @@ class MonitoringArgs(Model):
 
     @field_validator("namespace", "storage_class")
     @classmethod
-    def _dns_label(cls, value: str) -> str:
-        if not _DNS_LABEL.match(value) or len(value) > 63:
-            raise ValueError("must be a Kubernetes name (lowercase letters, digits and '-')")
-        return value
+    def _dns_label(cls, value: str, info: ValidationInfo) -> str:
+        return check_name(info.field_name or "name", value)

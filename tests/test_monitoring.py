@@ -501,3 +501,11 @@ def test_a_namespace_of_ones_own_renames_every_in_cluster_url() -> None:
     result = _component(args, irsa=False)
     assert result.outputs["grafana"] == "http://grafana.observability.svc.cluster.local:80"
     assert all(r["inputs"]["namespace"] == "observability" for r in result.helm_releases)
+
+
+def test_fails_when_the_monitoring_namespace_is_not_a_kubernetes_name() -> None:
+    problems = config_problems("staging", {"monitoring": {"namespace": "Monitoring_NS"}})
+    assert any(
+        "lmagent-infra:monitoring.namespace: namespace: 'Monitoring_NS' is not a Kubernetes name" in p
+        for p in problems
+    ), problems
