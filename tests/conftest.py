@@ -12,23 +12,16 @@ import pytest
 
 import stacks
 from components.testing import SynthResult, synth
-from stacks.__main__ import read_stack_file
+from stacks.__main__ import read_stack_file, run_stack
 from stacks.config import ConfigError
 
 STACKS = ("staging", "production")
 
 
 @functools.cache
-def _synth_stack(stack: str) -> SynthResult:
-    project, config, secret_keys = read_stack_file(stack)
-    return synth(
-        lambda: stacks.build(stack), project=project, stack=stack, config=config, secret_keys=secret_keys
-    )
-
-
 def synth_stack(stack: str) -> SynthResult:
     """The synthesis of `Pulumi.<stack>.yaml`, computed once per test session (treat as read-only)."""
-    return _synth_stack(stack)
+    return run_stack(stack)
 
 
 def synth_with(
