@@ -129,13 +129,8 @@ def load_sdk_classes(types: set[str]) -> int:
     """
     loaded = 0
     for token in types:
-        package = token.partition(":")[0]
-        if package not in _PACKAGES:
-            continue
-        [module] = provider_modules({token})
-        name = "CustomResource" if module.endswith("apiextensions") else token.rsplit(":", 1)[1]
-        getattr(importlib.import_module(module), name)
-        loaded += 1
+        if sdk_class(token) is not None:
+            loaded += 1
     return loaded
 
 
