@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import yaml
 
 import stacks
 from components.testing import SECRET, SynthResult, synth
+from stacks._output import OutputDirError, check_out_dir, write
 from stacks.config import ConfigError, referenced_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,71 +126,6 @@ def run_stack(stack: str, root: Path = ROOT, found: StackFile | None = None) -> 
         config=config,
         secret_keys=secret_keys,
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def manifest_filename(obj: dict[str, Any]) -> str:
-    """`<namespace>--<Kind>--<name>.yaml`; cluster-scoped objects use `_cluster` as namespace."""
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace') or '_cluster'}--{obj.get('kind')}--{meta.get('name')}.yaml"
-
-
-def _kubectl_order(obj: dict[str, Any]) -> dict[str, Any]:
-    # apiVersion, kind, metadata first, as every Kubernetes manifest is read.
-    head = [k for k in ("apiVersion", "kind", "metadata") if k in obj]
-    return {k: obj[k] for k in head + sorted(set(obj) - set(head))}
-
-
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """libyaml's emitter where PyYAML has it (its PyPI wheels do): the same YAML, several times faster."""
-
-
-def _multiline_as_block(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    # Dashboards, Alloy and Alertmanager templates read as they were written: `|` blocks, not
-    # one long escaped line. (The emitter falls back to quoting where a block cannot hold it.)
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _multiline_as_block)
-
-
-def _yaml(doc: Any) -> str:
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
-
-
-def write(result: SynthResult, out: Path) -> list[Path]:
-    """Write resources.json, manifests/ and helm/ into `out`, replacing it whole."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        (staging / "resources.json").write_text(result.to_json())
-        (staging / "manifests").mkdir()
-        for obj in result.manifests:
-            path = staging / "manifests" / manifest_filename(obj)
-            if path.exists():
-                raise RuntimeError(f"two Kubernetes objects would be written to {path.name}")
-            path.write_text(_yaml(_kubectl_order(obj)))
-        (staging / "helm").mkdir()
-        for release in result.helm_releases:
-            inputs = release["inputs"]
-            repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
-            header = (
-                f"# chart: {inputs.get('chart')}  version: {inputs.get('version')}  "
-                f"repo: {repo}  namespace: {inputs.get('namespace')}\n"
-            )
-            name = inputs.get("name") or release["name"]
-            (staging / "helm" / f"{name}.values.yaml").write_text(header + _yaml(inputs.get("values") or {}))
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return sorted(p for p in out.rglob("*") if p.is_file())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "synth":
+            out = args.out or root / "build" / args.stack
+            check_out_dir(out)  # before the program runs: refusing takes no time then
             found = load_stack_file(args.stack, root)
             for key in found.placeholders:
                 print(
@@ -333,19 +269,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                 )
             result = run_stack(args.stack, root, found)
-            files = write(result, args.out or root / "build" / args.stack)
+            written = write(result, out)
             if not args.quiet:
                 print("\n".join(tree_lines(result)))
                 print()
             print("\n".join(summary_lines(result)))
-            print(f"Wrote {len(files)} files to {args.out or Path('build') / args.stack}")
+            print(
+                f"Wrote {len(written.files)} files to {args.out or Path('build') / args.stack} "
+                f"({written.changed} changed, {written.removed} removed)"
+            )
         else:
             lines = list(diff_lines(run_stack(args.a, root), run_stack(args.b, root)))
             print("\n".join(lines) if lines else f"{args.a} and {args.b} declare the same resources")
     except ConfigError as err:
         print("\n".join(err.problems), file=sys.stderr)
         return 2
-    except StackFileError as err:
+    except (StackFileError, OutputDirError) as err:
         print(str(err), file=sys.stderr)
         return 2
     return 0

@@ -25,7 +25,7 @@ import yaml
 
 from components.testing import SynthResult
 from components.versions import KUBERNETES_VERSION
-from stacks.__main__ import manifest_filename, write
+from stacks._output import manifest_filename, write
 from tests._tools import REPO, run
 from tests.conftest import STACKS, synth_stack, synth_with
 
