@@ -380,14 +380,21 @@ class SynthResult:
         return self.of_type(_HELM_RELEASE)
 
     def to_json(self) -> str:
-        """The `resources.json` document: stable key order, two-space indent, trailing newline."""
-        doc = {
-            "project": self.project,
-            "stack": self.stack,
-            "resources": self.resources,
-            "outputs": self.outputs,
-        }
-        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        """The `resources.json` document: sorted keys, one resource per line, trailing newline.
+
+        One line per resource keeps `grep` and `git diff` pointed at whole resources, and lets the
+        json module's C encoder write it (with `indent`, it falls back to pure Python: 4x slower
+        for the 4 MB of a 50-app stack).
+        """
+        resources = ",\n".join(json.dumps(r, sort_keys=True) for r in self.resources)
+        return (
+            "{\n"
+            f'"outputs": {json.dumps(self.outputs, sort_keys=True)},\n'
+            f'"project": {json.dumps(self.project)},\n'
+            f'"resources": [\n{resources}\n],\n'
+            f'"stack": {json.dumps(self.stack)}\n'
+            "}\n"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -40,8 +40,26 @@ def _kubectl_order(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: obj[k] for k in head + sorted(set(obj) - set(head))}
 
 
-# libyaml's emitter where PyYAML has it (its PyPI wheels do): the same YAML, several times faster.
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter where PyYAML has it (its PyPI wheels do): the same YAML, several times faster.
+
+    The emitter asks the resolver twice per scalar whether it would read back as a string; the
+    same few thousand strings (labels, names, keys) recur across a stack's manifests, so the
+    answers are kept for the run (`render` empties the cache).
+    """
+
+    answers: ClassVar[dict[tuple[str, Any], Any]] = {}
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        found = self.answers.get(key)
+        if found is None:
+            found = self.answers[key] = super().resolve(kind, value, implicit)
+        return found
+
+
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _SCALARS = yaml.SafeDumper(io.StringIO())  # PyYAML's own representation of the other scalars
 
@@ -79,6 +97,7 @@ def to_yaml(doc: Any) -> str:
 def render(result: SynthResult) -> dict[str, str]:
     """Every file of the synthesis, by path relative to the output directory."""
     files: dict[str, str] = {}
+    _Dumper.answers = {}
     for obj in result.manifests:
         path = f"manifests/{manifest_filename(obj)}"
         if path in files:

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.testing import SECRET, StackSecret, UnknownInvokeError, synth
+from components.testing import SECRET, StackSecret, SynthResult, UnknownInvokeError, synth
 
 PLANTED = "planted-secret-value-7f3c"
 
@@ -167,6 +167,23 @@ def test_the_result_is_valid_json_with_the_documented_top_level_keys():
     doc = json.loads(run().to_json())
     assert set(doc) == {"project", "stack", "resources", "outputs"}
     assert (doc["project"], doc["stack"]) == ("acme", "dev")
+
+
+def test_the_json_holds_exactly_the_result_with_one_resource_per_line():
+    result = run()
+    text = result.to_json()
+    assert json.loads(text) == {
+        "project": result.project,
+        "stack": result.stack,
+        "resources": result.resources,
+        "outputs": result.outputs,
+    }
+    lines = text.splitlines()
+    for r in result.resources:
+        assert json.dumps(r, sort_keys=True) + "," in lines or json.dumps(r, sort_keys=True) in lines
+    assert text.endswith("}\n")
+    empty = SynthResult("p", "s", [])
+    assert json.loads(empty.to_json()) == {"project": "p", "stack": "s", "resources": [], "outputs": {}}
 
 
 def test_fails_when_the_program_calls_an_invoke_the_engine_does_not_know():
