@@ -17,7 +17,7 @@ from components._app_parts import (
     check_env_names,
     default_egress,
 )
-from components._model import Model, SecretName, in_production
+from components._model import Model, SecretName, at_least_two_in_production, in_production
 from components._secret_names import looks_secret
 from components.alerts import AlertThresholds, check_name
 from components.slo import Slo, check_slos, default_slos
@@ -206,12 +206,7 @@ class AppServiceArgs(Model):
             )
         return value
 
-    @field_validator("replicas")
-    @classmethod
-    def _replicas(cls, value: int, info: ValidationInfo) -> int:
-        if in_production(info) and value < 2:
-            raise ValueError("must be >= 2 in production, so one pod can fail or be drained")
-        return value
+    _replicas = field_validator("replicas")(at_least_two_in_production)
 
     @field_validator("env", "secret_env")
     @classmethod

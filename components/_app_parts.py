@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from components._model import Model, in_production
+from components._model import Model, Quantity, at_least_two_in_production, check_limit_covers_request
+from components._model import parse_quantity as parse_quantity
 from components.alerts import check_name
 
 __all__ = [
@@ -31,45 +31,10 @@ __all__ = [
     "parse_quantity",
 ]
 
-# Kubernetes' resource.Quantity grammar: a signed decimal number and one optional suffix.
-_QUANTITY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": "1e-9", "u": "1e-6", "m": "1e-3", "k": "1e3", "M": "1e6", "G": "1e9", "T": "1e12"}
-_DECIMAL |= {"P": "1e15", "E": "1e18"}
-
 # Portable environment variable names: what every shell and `envFrom` accept without warnings.
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Names the component sets itself; a user value would silently fight it.
 MANAGED_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME")
-
-
-def parse_quantity(text: str) -> Decimal:
-    """The value of a Kubernetes quantity (`250m` -> 0.25, `1Gi` -> 1073741824); ValueError if none."""
-    match = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise ValueError(
-            f"{text!r} is not a Kubernetes quantity; allowed: a number with an optional suffix, "
-            "e.g. 250m or 1 (CPU), 256Mi or 1Gi (memory)"
-        )
-    suffix = match.group(2) or ""
-    value = Decimal(text.strip().removesuffix(suffix) if suffix else text.strip())
-    if suffix in _BINARY:
-        return value * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return value * Decimal(_DECIMAL[suffix])
-    if suffix:
-        return value * Decimal(10) ** int(suffix[1:])
-    return value
-
-
-def _quantity(value: str) -> str:
-    if parse_quantity(value) <= 0:
-        raise ValueError(f"{value!r} must be greater than zero")
-    return value
-
-
-Quantity = Annotated[str, AfterValidator(_quantity)]
-"""A positive Kubernetes quantity string such as `250m`, `1`, `256Mi` or `1Gi`."""
 
 
 def check_env_names(names: Mapping[str, Any]) -> None:
@@ -120,12 +85,7 @@ class Resources(Model):
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> Resources:
         for kind in ("cpu", "memory"):
-            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
-            if parse_quantity(limit) < parse_quantity(request):
-                raise ValueError(
-                    f"limits.{kind} {limit!r} is below requests.{kind} {request!r}; "
-                    f"allowed: a limit at least as large as the request"
-                )
+            check_limit_covers_request(kind, getattr(self.requests, kind), getattr(self.limits, kind))
         return self
 
 
@@ -220,12 +180,7 @@ class Autoscaling(Model):
     memory_utilization: int = Field(default=80, ge=1, le=1000)
     """Target average memory use, in percent of the request. Default 80."""
 
-    @field_validator("min_replicas")
-    @classmethod
-    def _two_in_production(cls, value: int, info: ValidationInfo) -> int:
-        if in_production(info) and value < 2:
-            raise ValueError("must be >= 2 in production, so one pod can fail or be drained")
-        return value
+    _two_in_production = field_validator("min_replicas")(at_least_two_in_production)
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:

@@ -7,47 +7,34 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from components._model import Model, SecretName, in_production
+from components._model import (
+    Model,
+    Quantity,
+    SecretName,
+    at_least_two_in_production,
+    check_limit_covers_request,
+    in_production,
+)
 from components.alerts import PromDuration, check_name
 
-# Kubernetes quantities as the charts pass them through: "500m", "2", "512Mi", "2Gi".
-_CPU = re.compile(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$")
-_MEMORY = re.compile(r"^[1-9][0-9]*(Mi|Gi)$")
-
 Severity = Literal["critical", "warning", "info"]
-
-
-def _cpu(value: str) -> str:
-    if not _CPU.match(value):
-        raise ValueError("must be a CPU quantity such as 250m or 2")
-    return value
-
-
-def _memory(value: str) -> str:
-    if not _MEMORY.match(value):
-        raise ValueError("must be a memory quantity in Mi or Gi such as 512Mi or 2Gi")
-    return value
-
-
-def _at_least_two_in_production(value: int, info: ValidationInfo) -> int:
-    if in_production(info) and value < 2:
-        raise ValueError("must be >= 2 in production, so one pod can be lost without losing the signal")
-    return value
 
 
 class Resources(Model):
     """CPU and memory for one workload: requests, with limits so one pod cannot starve a node."""
 
-    cpu: str = Field(default="250m", description="CPU request. Default: 250m.")
-    cpu_limit: str = Field(default="1", description="CPU limit. Default: 1 core.")
-    memory: str = Field(
+    cpu: Quantity = Field(default="250m", description="CPU request. Default: 250m.")
+    cpu_limit: Quantity = Field(default="1", description="CPU limit, at least the request. Default: 1 core.")
+    memory: Quantity = Field(
         default="512Mi",
         description="Memory request and limit (equal, so the pod is never OOM-killed for "
         "using what it was promised). Default: 512Mi.",
     )
 
-    _check_cpu = field_validator("cpu", "cpu_limit")(_cpu)
-    _check_memory = field_validator("memory")(_memory)
+    @model_validator(mode="after")
+    def _limit_covers_request(self) -> Resources:
+        check_limit_covers_request("cpu", self.cpu, self.cpu_limit)
+        return self
 
 
 class PrometheusArgs(Model):
@@ -79,7 +66,7 @@ class PrometheusArgs(Model):
         description="Per replica. Default: 500m CPU request, 2 cores limit, 2Gi memory.",
     )
 
-    _replicas = field_validator("replicas")(_at_least_two_in_production)
+    _replicas = field_validator("replicas")(at_least_two_in_production)
 
 
 class AlertmanagerArgs(Model):
@@ -114,7 +101,7 @@ class AlertmanagerArgs(Model):
         default="4h", description="How often a still-firing alert is re-sent. Default: 4h."
     )
 
-    _replicas = field_validator("replicas")(_at_least_two_in_production)
+    _replicas = field_validator("replicas")(at_least_two_in_production)
 
     @field_validator("slack_channel")
     @classmethod
@@ -211,7 +198,7 @@ class TracingArgs(Model):
         description="Per collector replica and for Jaeger. Default: 250m, 1 core limit, 512Mi.",
     )
 
-    _replicas = field_validator("collector_replicas")(_at_least_two_in_production)
+    _replicas = field_validator("collector_replicas")(at_least_two_in_production)
 
     @field_validator("opensearch_url")
     @classmethod

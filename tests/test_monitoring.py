@@ -436,7 +436,18 @@ def test_fails_when_opensearch_storage_has_no_url() -> None:
 def test_fails_when_a_cpu_quantity_is_malformed() -> None:
     problems = config_problems("staging", {"monitoring": {"grafana": {"resources": {"cpu": "lots"}}}})
     assert any(
-        "lmagent-infra:monitoring.grafana.resources.cpu: must be a CPU quantity" in p and '(got "lots")' in p
+        "lmagent-infra:monitoring.grafana.resources.cpu: 'lots' is not a Kubernetes quantity; allowed:" in p
+        and '(got "lots")' in p
+        for p in problems
+    ), problems
+
+
+def test_fails_when_a_cpu_limit_is_below_its_request() -> None:
+    resources = {"cpu": "2", "cpuLimit": "500m"}
+    problems = config_problems("staging", {"monitoring": {"logs": {"resources": resources}}})
+    assert any(
+        "lmagent-infra:monitoring.logs.resources: limits.cpu '500m' is below requests.cpu '2'; "
+        "allowed: a limit at least as large as the request" in p
         for p in problems
     ), problems
 
