@@ -5,7 +5,7 @@ the synth (`python -m stacks synth`) and the floor (`python -m bench.floor`, the
 registered straight through the SDK) alternate, so both see the same machine noise. Prints one
 table and writes bench/RESULTS.md.
 
-    python -m bench [--runs 5] [--out bench/RESULTS.md]
+    python -m bench [--runs 7] [--out bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def table(cases: dict[str, Case]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--runs", type=int, default=5, help="runs per case, each in a fresh process (default 5)"
+        "--runs", type=int, default=7, help="runs per case, each in a fresh process (default 7)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
@@ -226,7 +226,7 @@ def main() -> None:
         "each in a fresh process, synth and floor alternating, bytecode compiled beforehand "
         "(as `pip install` leaves a package).",
         "",
-        "Reproduce: `make bench` (or `.venv/bin/python -m bench --runs 5`).",
+        f"Reproduce: `make bench` (or `.venv/bin/python -m bench --runs {args.runs}`).",
         "",
         *table(cases),
         "",
