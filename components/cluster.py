@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from components import versions
 from components._addons import AFTER_NODES, BEFORE_NODES, addons, gp3_storage_class
+from components._log_key import log_group_key
 from components._model import Model, in_production
 from components._nodegroups import NodeGroupArgs, Taint, node_groups, node_role, service_trust
 from components.network import check_retention
@@ -243,12 +244,22 @@ class EksCluster(pulumi.ComponentResource):
         else:
             key_arn = args.kms_key_arn
 
-        # Created before the cluster: otherwise EKS creates it on first log with no expiry.
+        # Created before the cluster: otherwise EKS creates it on first log with no expiry (and
+        # without this key).
+        log_group_name = f"/aws/eks/{physical}/cluster"
+        logs_key = log_group_key(
+            f"{name}-logs-key",
+            log_group_name=log_group_name,
+            purpose=f"EKS {physical} control plane logs",
+            tags=self._tags,
+            parent=self,
+        )
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             aws.cloudwatch.LogGroupArgs(
-                name=f"/aws/eks/{physical}/cluster",
+                name=log_group_name,
                 retention_in_days=args.log_retention_days,
+                kms_key_id=logs_key.arn,
                 tags=self._tags,
             ),
             opts=child,

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, ValidationInfo, field_validator
 
+from components._log_key import log_group_key
 from components._model import Model, in_production
 
 __all__ = ["Network", "NetworkArgs", "SubnetPair", "subnet_plan"]
@@ -348,11 +349,20 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> None:
         opts = pulumi.ResourceOptions(parent=self)
+        group_name = vpc.id.apply(lambda vpc_id: f"/aws/vpc/{vpc_id}/flow-logs")
+        key = log_group_key(
+            f"{name}-flow-logs-key",
+            log_group_name=group_name,
+            purpose="VPC flow logs",
+            tags=tags,
+            parent=self,
+        )
         group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
             aws.cloudwatch.LogGroupArgs(
-                name=vpc.id.apply(lambda vpc_id: f"/aws/vpc/{vpc_id}/flow-logs"),
+                name=group_name,
                 retention_in_days=args.flow_log_retention_days,
+                kms_key_id=key.arn,
                 tags=tags,
             ),
             opts=opts,

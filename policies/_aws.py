@@ -1,4 +1,5 @@
-"""Checks on AWS resources: ECR scanning and immutability, EKS encryption, logs and endpoint, IMDSv2."""
+"""Checks on AWS resources: ECR scanning and immutability, EKS encryption, logs and endpoint, IMDSv2,
+log group encryption."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ ECR_REPOSITORY = "aws:ecr/repository:Repository"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
 
 def check_ecr_scan_on_push(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
@@ -74,6 +76,16 @@ def check_eks_audit_logs(resource_type: str, props: Mapping[str, Any], _: Mappin
     if "audit" in types:
         return []
     return [f"enabledClusterLogTypes is {types!r}; allowed: a list containing 'audit'"]
+
+
+def check_log_group_kms(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """The log group is encrypted with a customer-managed KMS key (audit and flow logs included)."""
+    if is_set(props, "kmsKeyId"):
+        return []
+    return [
+        f"kmsKeyId is {props.get('kmsKeyId')!r}; allowed: the ARN of a KMS key whose policy lets "
+        "CloudWatch Logs use it for this log group"
+    ]
 
 
 def _world_open(cidr: Any) -> bool:

@@ -34,6 +34,7 @@ from policies._aws import (
     ECR_REPOSITORY,
     EKS_CLUSTER,
     LAUNCH_TEMPLATE,
+    LOG_GROUP,
     NODE_GROUP,
     check_ecr_immutable_tags,
     check_ecr_scan_on_push,
@@ -41,6 +42,7 @@ from policies._aws import (
     check_eks_endpoint_not_world_open,
     check_eks_secrets_encryption,
     check_launch_template_imdsv2,
+    check_log_group_kms,
     check_node_group_launch_template,
 )
 from policies._kubernetes import (
@@ -68,6 +70,7 @@ __all__ = [
     "ECR_REPOSITORY",
     "EKS_CLUSTER",
     "LAUNCH_TEMPLATE",
+    "LOG_GROUP",
     "NETWORK_POLICY",
     "NODE_GROUP",
     "POD_SPEC_PATHS",
@@ -245,6 +248,15 @@ NODE_GROUP_LAUNCH_TEMPLATE = _resource_policy(
     severity=_HIGH,
     remediation="Give the node group launch_template={id, version} of an IMDSv2-only template.",
 )
+LOG_GROUP_KMS = _resource_policy(
+    "cloudwatch-log-group-kms",
+    "CloudWatch log groups (control plane audit logs, VPC flow logs) are encrypted with a KMS key.",
+    (LOG_GROUP,),
+    check_log_group_kms,
+    severity=_MEDIUM,
+    remediation="Set kms_key_id to a key whose policy allows logs.<region>.amazonaws.com for this "
+    "log group (components/_log_key.py makes one).",
+)
 NETWORK_POLICY_PER_NAMESPACE = StackValidationPolicy(
     name="k8s-network-policy-per-namespace",
     description="Every namespace holding a workload has a NetworkPolicy.",
@@ -272,6 +284,7 @@ ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     EKS_ENDPOINT,
     LAUNCH_TEMPLATE_IMDSV2,
     NODE_GROUP_LAUNCH_TEMPLATE,
+    LOG_GROUP_KMS,
 ]
 
 #: The pack's enforcement when no config file says otherwise: a violation blocks the update.

@@ -329,6 +329,18 @@ VIOLATIONS: list[tuple[ResourceValidationPolicy, str, dict[str, Any], str]] = [
         "enabledClusterLogTypes is []",
     ),
     (
+        rules.LOG_GROUP_KMS,
+        rules.LOG_GROUP,
+        {"name": "/aws/eks/demo/cluster", "retentionInDays": 90},
+        "kmsKeyId is None",
+    ),
+    (
+        rules.LOG_GROUP_KMS,
+        rules.LOG_GROUP,
+        {"name": "/aws/eks/demo/cluster", "kmsKeyId": ""},
+        "kmsKeyId is ''",
+    ),
+    (
         rules.EKS_ENDPOINT,
         rules.EKS_CLUSTER,
         cluster(vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}),
@@ -409,6 +421,11 @@ COMPLIANT: list[tuple[ResourceValidationPolicy, str, dict[str, Any]]] = [
     ),
     (rules.EKS_SECRETS_ENCRYPTION, rules.EKS_CLUSTER, cluster()),
     (rules.EKS_AUDIT_LOGS, rules.EKS_CLUSTER, cluster()),
+    (
+        rules.LOG_GROUP_KMS,
+        rules.LOG_GROUP,
+        {"name": "/aws/eks/demo/cluster", "kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/abc"},
+    ),
     (rules.EKS_ENDPOINT, rules.EKS_CLUSTER, cluster()),
     (
         rules.EKS_ENDPOINT,
