@@ -2,8 +2,9 @@
 
 For staging, production and generated stacks with 1, 10 and 50 apps, each run in fresh processes:
 the synth (`python -m stacks synth`) and the floor (`python -m bench.floor`, the same resources
-registered straight through the SDK) alternate, so both see the same machine noise. Prints one
-table and writes bench/RESULTS.md.
+registered straight through the SDK). Each round runs every case once, back to back, so ratios and
+differences between cases are taken within a round, where the host's slow spells cancel out.
+Prints one table and writes bench/RESULTS.md.
 
     python -m bench [--runs 7] [--out bench/RESULTS.md]
 """
@@ -58,17 +59,24 @@ class Case:
     def generic_s(self) -> float:
         return statistics.median(s.wall_s for s in self.generic)
 
+    # Ratios are medians of per-round ratios: a round's synth and floor ran seconds apart, so a
+    # slow spell of the host cancels out of their ratio instead of landing on one side.
+
     @property
     def ratio(self) -> float:
-        return self.synth_s / self.floor_s
+        return statistics.median(s.wall_s / f.wall_s for s, f in zip(self.synth, self.floor, strict=True))
 
     @property
     def fresh_ratio(self) -> float:
-        return self.fresh_s / self.floor_s
+        return statistics.median(s.wall_s / f.wall_s for s, f in zip(self.fresh, self.floor, strict=True))
 
     @property
     def cpu_ratio(self) -> float:
-        return statistics.median(s.cpu_s for s in self.synth) / statistics.median(s.cpu_s for s in self.floor)
+        return statistics.median(s.cpu_s / f.cpu_s for s, f in zip(self.synth, self.floor, strict=True))
+
+    @property
+    def generic_ratio(self) -> float:
+        return statistics.median(s.wall_s / g.wall_s for s, g in zip(self.synth, self.generic, strict=True))
 
 
 def generated_stack(project: Path, apps: int) -> Path:
@@ -120,35 +128,70 @@ def import_time(runs: int) -> float:
     return statistics.median(samples)
 
 
-def run_case(case: Case, project: Path, out: Path, runs: int) -> None:
-    """Per run: a re-synth into the case's output directory (the usual edit-synth loop: only
-    changed files are rewritten), a synth into a new directory (every file created), the floor and
-    the generic floor, one after the other."""
-    stack = case.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+class Runner:
+    """The commands of one case: re-synth, synth into a new directory, floor, generic floor."""
 
-    def synth_cmd(directory: Path) -> list[str]:
-        return ["stacks", "--project-dir", str(project), "synth", stack, "--out", str(directory), "--quiet"]
+    def __init__(self, case: Case, project: Path, out: Path) -> None:
+        self.case, self.project, self.out = case, project, out
+        self.stack = case.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
 
-    floor_cmd = ["bench.floor", str(out / stack / "resources.json"), "typed"]
-    generic_cmd = ["bench.floor", str(out / stack / "resources.json"), "generic"]
-    timed(synth_cmd(out / stack))  # warm the file cache and write resources.json for the floor
-    case.resources = len(json.loads((out / stack / "resources.json").read_text())["resources"])
-    for run in range(runs):
-        case.synth.append(timed(synth_cmd(out / stack)))
-        fresh = out / f"{stack}-new-{run}"
-        case.fresh.append(timed(synth_cmd(fresh)))
+    def synth_cmd(self, directory: Path) -> list[str]:
+        return [
+            "stacks",
+            "--project-dir",
+            str(self.project),
+            "synth",
+            self.stack,
+            "--out",
+            str(directory),
+            "--quiet",
+        ]
+
+    def prepare(self) -> None:
+        """Warm the file cache; write the output the re-synth updates and the floor reads."""
+        timed(self.synth_cmd(self.out / self.stack))
+        resources = json.loads((self.out / self.stack / "resources.json").read_text())["resources"]
+        self.case.resources = len(resources)
+
+    def round(self, number: int) -> None:
+        """One of each, back to back: a re-synth into the case's output directory (the usual
+        edit-synth loop: only changed files are rewritten), a synth into a new directory (every
+        file created), the floor and the generic floor."""
+        declared = str(self.out / self.stack / "resources.json")
+        self.case.synth.append(timed(self.synth_cmd(self.out / self.stack)))
+        fresh = self.out / f"{self.stack}-new-{number}"
+        self.case.fresh.append(timed(self.synth_cmd(fresh)))
         shutil.rmtree(fresh)
-        case.floor.append(timed(floor_cmd))
-        case.generic.append(timed(generic_cmd))
-    walls = {k: [round(s.wall_s, 2) for s in v] for k, v in (("synth", case.synth), ("new dir", case.fresh))}
-    walls["floor"] = [round(s.wall_s, 2) for s in case.floor]
-    print(f"  {case.name} wall s: {walls}", file=sys.stderr, flush=True)
+        self.case.floor.append(timed(["bench.floor", declared, "typed"]))
+        self.case.generic.append(timed(["bench.floor", declared, "generic"]))
 
 
-def per_app(cases: dict[str, Case]) -> tuple[float, float]:
-    """Marginal synth seconds per app: 1 -> 10 apps, and 10 -> 50 apps."""
-    t = {n: cases[f"apps-{n}"].synth_s for n in APP_COUNTS}
-    return (t[10] - t[1]) / 9, (t[50] - t[10]) / 40
+def measure(cases: dict[str, Case], project: Path, out: Path, runs: int) -> None:
+    """`runs` rounds; each round runs every case once, so all cases see the same spells of a busy
+    host and differences between cases (the time per app) are taken within a round."""
+    runners = [Runner(case, project, out) for case in cases.values()]
+    for runner in runners:
+        runner.prepare()
+    for number in range(runs):
+        print(f"round {number + 1} of {runs} ...", file=sys.stderr, flush=True)
+        for runner in runners:
+            runner.round(number)
+    for case in cases.values():
+        walls = {
+            k: [round(s.wall_s, 2) for s in v] for k, v in (("synth", case.synth), ("new dir", case.fresh))
+        }
+        walls["floor"] = [round(s.wall_s, 2) for s in case.floor]
+        print(f"  {case.name} wall s: {walls}", file=sys.stderr, flush=True)
+
+
+def per_app(cases: dict[str, Case]) -> tuple[float, float, float]:
+    """Marginal synth seconds per app, 1 -> 10 apps and 10 -> 50 apps, and their ratio: medians of
+    the per-round figures."""
+    rounds = list(zip(*(cases[f"apps-{n}"].synth for n in APP_COUNTS), strict=True))
+    low = [(t10.wall_s - t1.wall_s) / 9 for t1, t10, _ in rounds]
+    high = [(t50.wall_s - t10.wall_s) / 40 for _, t10, t50 in rounds]
+    growth = [h / lo for lo, h in zip(low, high, strict=True)]
+    return statistics.median(low), statistics.median(high), statistics.median(growth)
 
 
 def table(cases: dict[str, Case]) -> list[str]:
@@ -180,7 +223,7 @@ def table(cases: dict[str, Case]) -> list[str]:
             f"{max(s.peak_kib for s in c.synth) / 1024:.0f}",
             f"{max(s.peak_kib for s in c.floor) / 1024:.0f}",
             f"{c.generic_s:.2f}",
-            f"{c.synth_s / c.generic_s:.2f}",
+            f"{c.generic_ratio:.2f}",
         )
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -189,7 +232,7 @@ def table(cases: dict[str, Case]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--runs", type=int, default=7, help="runs per case, each in a fresh process (default 7)"
+        "--runs", type=int, default=7, help="rounds, each running every case once (default 7)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
@@ -207,31 +250,29 @@ def main() -> None:
         cases = {s: Case(s, project / f"Pulumi.{s}.yaml") for s in ("staging", "production")}
         for n in APP_COUNTS:
             cases[f"apps-{n}"] = Case(f"apps-{n}", generated_stack(project, n))
-        for case in cases.values():
-            print(f"measuring {case.name} ...", file=sys.stderr, flush=True)
-            run_case(case, project, work / "out", args.runs)
+        measure(cases, project, work / "out", args.runs)
         imports = import_time(args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    marginal_10, marginal_50 = per_app(cases)
-    growth = marginal_50 / marginal_10
+    marginal_10, marginal_50, growth = per_app(cases)
     worst = max(c.ratio for c in cases.values())
     worst_fresh = max(c.fresh_ratio for c in cases.values())
     report = [
         "# Benchmark results",
         "",
         f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores, "
-        f"Python {platform.python_version()} ({platform.machine()}), {args.runs} runs per case, "
-        "each in a fresh process, synth and floor alternating, bytecode compiled beforehand "
-        "(as `pip install` leaves a package).",
+        f"Python {platform.python_version()} ({platform.machine()}), {args.runs} rounds, each running "
+        "every case's synth, floor and generic floor once, each in a fresh process; bytecode "
+        "compiled beforehand (as `pip install` leaves a package). Times are medians over the rounds; "
+        "ratios and times per app are medians of the per-round figures.",
         "",
         f"Reproduce: `make bench` (or `.venv/bin/python -m bench --runs {args.runs}`).",
         "",
         *table(cases),
         "",
         f"- Marginal synth time per app: {marginal_10 * 1000:.0f} ms from 1 to 10 apps, "
-        f"{marginal_50 * 1000:.0f} ms from 10 to 50 apps (ratio {growth:.2f}; target within 15%).",
+        f"{marginal_50 * 1000:.0f} ms from 10 to 50 apps (ratio {growth:.2f}; target 0.85 to 1.15).",
         f"- Worst synth / floor ratio: {worst:.2f}; into a new output directory: {worst_fresh:.2f} "
         "(target at most 1.25).",
         f"- `import components` in a fresh interpreter: {imports * 1000:.0f} ms median "
