@@ -56,15 +56,15 @@ def log_key_policy(*, account: str, region: str, log_group_name: str) -> dict[st
 def log_group_key(
     name: str,
     *,
+    account: pulumi.Input[str],
+    region: pulumi.Input[str],
     log_group_name: pulumi.Input[str],
     purpose: str,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
 ) -> aws.kms.Key:
-    """A rotating KMS key that only the log group `log_group_name` can use (`purpose` describes it)."""
-    invoke = pulumi.InvokeOutputOptions(parent=parent)
-    account = aws.get_caller_identity_output(opts=invoke).account_id
-    region = aws.get_region_output(opts=invoke).region
+    """A rotating KMS key that only the log group `log_group_name` of `account` in `region` can use
+    (`purpose` describes it). The caller passes the account and region it already looked up."""
     policy = pulumi.Output.all(account, region, log_group_name).apply(
         lambda a: json.dumps(log_key_policy(account=a[0], region=a[1], log_group_name=a[2]))
     )

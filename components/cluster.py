@@ -247,8 +247,11 @@ class EksCluster(pulumi.ComponentResource):
         # Created before the cluster: otherwise EKS creates it on first log with no expiry (and
         # without this key).
         log_group_name = f"/aws/eks/{physical}/cluster"
+        region = aws.get_region_output(opts=invoke).region
         logs_key = log_group_key(
             f"{name}-logs-key",
+            account=aws.get_caller_identity_output(opts=invoke).account_id,
+            region=region,
             log_group_name=log_group_name,
             purpose=f"EKS {physical} control plane logs",
             tags=self._tags,
@@ -375,7 +378,6 @@ class EksCluster(pulumi.ComponentResource):
             parent=self,
         )
 
-        region = aws.get_region_output(opts=invoke).region
         self.endpoint = cluster.endpoint
         self.certificate_authority = cluster.certificate_authority.apply(lambda ca: str(ca.data))
         self.node_role_arn = nodes_role.arn

@@ -317,8 +317,8 @@ class Network(pulumi.ComponentResource):
                 opts=child(),
             )
 
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         if args.s3_endpoint:
-            region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
             aws.ec2.VpcEndpoint(
                 f"{name}-s3",
                 aws.ec2.VpcEndpointArgs(
@@ -332,7 +332,7 @@ class Network(pulumi.ComponentResource):
             )
 
         if args.flow_logs:
-            self._flow_logs(name, args, vpc, base)
+            self._flow_logs(name, args, vpc, region, base)
 
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*(s.id for s in public))
@@ -347,11 +347,16 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> None:
+    def _flow_logs(
+        self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, region: pulumi.Output[str], tags: dict[str, str]
+    ) -> None:
         opts = pulumi.ResourceOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         group_name = vpc.id.apply(lambda vpc_id: f"/aws/vpc/{vpc_id}/flow-logs")
         key = log_group_key(
             f"{name}-flow-logs-key",
+            account=account,
+            region=region,
             log_group_name=group_name,
             purpose="VPC flow logs",
             tags=tags,
@@ -367,7 +372,6 @@ class Network(pulumi.ComponentResource):
             ),
             opts=opts,
         )
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
             aws.iam.RoleArgs(
