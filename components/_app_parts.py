@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components._model import Model, Quantity, at_least_two_in_production, check_limit_covers_request
-from components._model import parse_quantity as parse_quantity
 from components.alerts import check_name
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "StartupProbe",
     "check_env_names",
     "default_egress",
-    "parse_quantity",
 ]
 
 # Portable environment variable names: what every shell and `envFrom` accept without warnings.

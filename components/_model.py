@@ -86,11 +86,11 @@ Quantity = Annotated[str, AfterValidator(_quantity)]
 """A positive Kubernetes quantity string such as `250m`, `1`, `256Mi` or `1Gi`."""
 
 
-def check_limit_covers_request(kind: str, request: str, limit: str, *, where: str = "") -> None:
+def check_limit_covers_request(kind: str, request: str, limit: str) -> None:
     """ValueError unless the `kind` (cpu, memory) limit is at least its request."""
     if parse_quantity(limit) < parse_quantity(request):
         raise ValueError(
-            f"{where}limits.{kind} {limit!r} is below {where}requests.{kind} {request!r}; "
+            f"limits.{kind} {limit!r} is below requests.{kind} {request!r}; "
             "allowed: a limit at least as large as the request"
         )
 

@@ -37,9 +37,9 @@ from components._app_parts import (
     ResourceRequests,
     Resources,
     StartupProbe,
-    parse_quantity,
 )
 from components._app_pod import allow_policy_spec, deployment_spec
+from components._model import parse_quantity
 from components.alerts import app_alert_groups
 from components.dashboards import red_dashboard, slo_dashboard
 from components.slo import slo_rule_groups
