@@ -183,12 +183,11 @@ def _write_new(files: dict[str, str], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
+        # Every directory once (manifests/ and helm/ even when the stack declares none), then files.
+        for directory in sorted({*(staging / d for d in _DIRS), *((staging / r).parent for r in files)}):
+            directory.mkdir(parents=True, exist_ok=True)
         for rel, text in files.items():
-            path = staging / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(text.encode())
-        for sub in _DIRS:
-            (staging / sub).mkdir(exist_ok=True)  # present even when the stack declares none
+            (staging / rel).write_bytes(text.encode())
         staging.rename(out)
     finally:
         if staging.exists():
