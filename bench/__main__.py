@@ -45,38 +45,49 @@ class Case:
 
     @property
     def synth_s(self) -> float:
-        return statistics.median(s.wall_s for s in self.synth)
+        return _median_wall(self.synth)
 
     @property
     def fresh_s(self) -> float:
-        return statistics.median(s.wall_s for s in self.fresh)
+        return _median_wall(self.fresh)
 
     @property
     def floor_s(self) -> float:
-        return statistics.median(s.wall_s for s in self.floor)
+        return _median_wall(self.floor)
 
     @property
     def generic_s(self) -> float:
-        return statistics.median(s.wall_s for s in self.generic)
+        return _median_wall(self.generic)
 
     # Ratios are medians of per-round ratios: a round's synth and floor ran seconds apart, so a
     # slow spell of the host cancels out of their ratio instead of landing on one side.
 
     @property
     def ratio(self) -> float:
-        return statistics.median(s.wall_s / f.wall_s for s, f in zip(self.synth, self.floor, strict=True))
+        return _paired(self.synth, self.floor)
 
     @property
     def fresh_ratio(self) -> float:
-        return statistics.median(s.wall_s / f.wall_s for s, f in zip(self.fresh, self.floor, strict=True))
+        return _paired(self.fresh, self.floor)
 
     @property
     def cpu_ratio(self) -> float:
-        return statistics.median(s.cpu_s / f.cpu_s for s, f in zip(self.synth, self.floor, strict=True))
+        return _paired(self.synth, self.floor, cpu=True)
 
     @property
     def generic_ratio(self) -> float:
-        return statistics.median(s.wall_s / g.wall_s for s, g in zip(self.synth, self.generic, strict=True))
+        return _paired(self.synth, self.generic)
+
+
+def _median_wall(samples: list[Sample]) -> float:
+    return statistics.median(s.wall_s for s in samples)
+
+
+def _paired(a: list[Sample], b: list[Sample], *, cpu: bool = False) -> float:
+    """The median over rounds of a's time / b's time in the same round (wall, or CPU)."""
+    return statistics.median(
+        (x.cpu_s / y.cpu_s) if cpu else (x.wall_s / y.wall_s) for x, y in zip(a, b, strict=True)
+    )
 
 
 def generated_stack(project: Path, apps: int) -> Path:
