@@ -11,12 +11,25 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+)
+from yaml.nodes import ScalarNode
 
 from components.testing import SynthResult
 
@@ -40,69 +53,80 @@ def _kubectl_order(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: obj[k] for k in head + sorted(set(obj) - set(head))}
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """libyaml's emitter where PyYAML has it (its PyPI wheels do): the same YAML, several times faster.
+try:  # libyaml's emitter where PyYAML has it (its PyPI wheels do): the same YAML, several times faster
+    from yaml._yaml import CEmitter as _Emitter
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml.emitter import Emitter as _Emitter  # type: ignore[assignment]
+_STR = "tag:yaml.org,2002:str"
+_SCALARS = yaml.SafeDumper(io.StringIO())  # PyYAML's representer and resolver, for the other scalars
 
-    The emitter asks the resolver twice per scalar whether it would read back as a string; the
-    same few thousand strings (labels, names, keys) recur across a stack's manifests, so the
-    answers are kept for the run (`render` empties the cache).
+
+class _Events:
+    """JSON-shaped data to YAML events, as PyYAML's SafeDumper would serialize it, emitted one by one.
+
+    Written here rather than through `yaml.dump` because its representer and serializer build a
+    node per value, walk the tree once for aliases (our documents are trees: there are none) and
+    have the emitter call back into Python twice per scalar to ask the resolver whether it would
+    read back as a string; together several times the cost of emitting. Each event here is
+    emitted as soon as it is made, so a document never exists as a tree of Python objects. The
+    resolver's answers are kept for the render: the same strings (labels, names, keys) recur
+    across a stack's manifests. Strings holding a newline (dashboards, Alloy and Alertmanager
+    templates) become `|` blocks, so they read as they were written; the emitter still quotes
+    wherever a block cannot hold the text. tests/test_output.py checks the result is PyYAML's.
     """
 
-    answers: ClassVar[dict[tuple[str, Any], Any]] = {}
+    def __init__(self) -> None:
+        self.plain: dict[str, bool] = {}  # would this string read back as a string if unquoted?
 
-    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
-        if kind is not ScalarNode:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        found = self.answers.get(key)
-        if found is None:
-            found = self.answers[key] = super().resolve(kind, value, implicit)
-        return found
+    def document(self, doc: Any) -> str:
+        stream = io.StringIO()
+        emitter = _Emitter(stream, width=100)
+        emit = emitter.emit
+        emit(StreamStartEvent())
+        emit(DocumentStartEvent(explicit=False))
+        self._emit(doc, emit)
+        emit(DocumentEndEvent(explicit=False))
+        emit(StreamEndEvent())
+        return stream.getvalue()
 
-
-_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-_SCALARS = yaml.SafeDumper(io.StringIO())  # PyYAML's own representation of the other scalars
-
-
-def _node(data: Any) -> Node:
-    """The YAML node of JSON-shaped data, as PyYAML's SafeRepresenter builds it.
-
-    Written here rather than through `yaml.dump` because the representer's per-value dispatch and
-    alias bookkeeping (our documents are trees: there are no aliases to find) cost more than the
-    emitting itself: ~20% of the time for the 654 manifests of a 50-app stack. Strings holding a
-    newline (dashboards, Alloy and Alertmanager templates) become `|` blocks, so they read as they
-    were written; the emitter still quotes wherever a block cannot hold the text. tests/test_output.py
-    checks the result is PyYAML's.
-    """
-    if isinstance(data, str):
-        return ScalarNode(_STR, data, style="|" if "\n" in data else None)
-    if isinstance(data, dict):
-        return MappingNode(_MAP, [(_node(k), _node(v)) for k, v in data.items()], flow_style=False)
-    if isinstance(data, list):
-        return SequenceNode(_SEQ, [_node(v) for v in data], flow_style=False)
-    node: Node = _SCALARS.represent_data(data)  # bool, int, float, None
-    return node
+    def _emit(self, data: Any, emit: Callable[[Event], None]) -> None:
+        if isinstance(data, str):
+            plain = self.plain.get(data)
+            if plain is None:
+                tag = _SCALARS.resolve(ScalarNode, data, (True, False))  # type: ignore[no-untyped-call]
+                plain = self.plain[data] = tag == _STR
+            emit(ScalarEvent(None, _STR, (plain, True), data, style="|" if "\n" in data else None))
+        elif isinstance(data, dict):
+            emit(MappingStartEvent(None, None, True, flow_style=False))
+            for key, value in data.items():
+                self._emit(key, emit)
+                self._emit(value, emit)
+            emit(MappingEndEvent())
+        elif isinstance(data, list):
+            emit(SequenceStartEvent(None, None, True, flow_style=False))
+            for item in data:
+                self._emit(item, emit)
+            emit(SequenceEndEvent())
+        else:  # bool, int, float, None: PyYAML's own representation, which reads back as its type
+            node = _SCALARS.represent_data(data)
+            assert isinstance(node, ScalarNode), data
+            emit(ScalarEvent(None, node.tag, (True, False), node.value, style=node.style))
 
 
 def to_yaml(doc: Any) -> str:
     """One YAML document: block style, keys in the order given, lines folded at 100 columns."""
-    stream = io.StringIO()
-    dumper = _Dumper(stream, width=100, sort_keys=False)
-    dumper.open()
-    dumper.serialize(_node(doc))
-    dumper.close()
-    return stream.getvalue()
+    return _Events().document(doc)
 
 
 def render(result: SynthResult) -> dict[str, str]:
     """Every file of the synthesis, by path relative to the output directory."""
     files: dict[str, str] = {}
-    _Dumper.answers = {}
+    events = _Events()
     for obj in result.manifests:
         path = f"manifests/{manifest_filename(obj)}"
         if path in files:
             raise RuntimeError(f"two Kubernetes objects would be written to {path}")
-        files[path] = to_yaml(_kubectl_order(obj))
+        files[path] = events.document(_kubectl_order(obj))
     for release in result.helm_releases:
         inputs = release["inputs"]
         repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
@@ -111,7 +135,7 @@ def render(result: SynthResult) -> dict[str, str]:
             f"repo: {repo}  namespace: {inputs.get('namespace')}\n"
         )
         name = inputs.get("name") or release["name"]
-        files[f"helm/{name}.values.yaml"] = header + to_yaml(inputs.get("values") or {})
+        files[f"helm/{name}.values.yaml"] = header + events.document(inputs.get("values") or {})
     files[MARKER] = result.to_json()
     return files
 
