@@ -89,11 +89,11 @@ class AppServiceArgs(Model):
     Default 5. Uses the kubelet's `preStop.sleep` action (Kubernetes 1.30+), which needs no
     `sleep` binary in the image. 0: no pause."""
 
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default={})
     """Extra plain environment variables, put in the app's ConfigMap. Default: none (the component
     always sets `OTEL_SERVICE_NAME` and, when known, `OTEL_EXPORTER_OTLP_ENDPOINT`)."""
 
-    secret_env: dict[str, SecretName] = Field(default_factory=dict)
+    secret_env: dict[str, SecretName] = Field(default={})
     """Environment variables whose values are secret config keys, e.g. `{DATABASE_URL:
     lmagentApiDatabaseUrl}`; the values go into the app's Kubernetes Secret and reach the
     container through `secretKeyRef`. Default: none."""
@@ -115,15 +115,15 @@ class AppServiceArgs(Model):
     Default: the OTLP collector in `monitoring` (4317, 4318) and HTTPS to anywhere except the
     instance metadata address (AWS APIs). Setting it replaces the default list."""
 
-    extra_egress: list[EgressRule] = Field(default_factory=list)
+    extra_egress: list[EgressRule] = Field(default=[])
     """Destinations added to `egress`, e.g. the database's CIDR and port. Default: none."""
 
-    monitoring_labels: dict[str, str] = Field(default_factory=dict)
+    monitoring_labels: dict[str, str] = Field(default={})
     """Extra labels on the ServiceMonitor and PrometheusRule, for a Prometheus that selects them
     by label (e.g. `{release: monitoring}` for kube-prometheus-stack's default selectors). Default:
     none; the platform's Prometheus selects these objects in every namespace."""
 
-    iam_policy_arns: list[str] = Field(default_factory=list)
+    iam_policy_arns: list[str] = Field(default=[])
     """Managed IAM policies the app's pods may use, through an IRSA role bound to its
     ServiceAccount. Default: none, and no role: the pods have no AWS permissions."""
 

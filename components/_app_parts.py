@@ -204,10 +204,10 @@ class EgressRule(Model):
     description: str = ""
     """What the destination is, for people reading the config. Default: empty."""
 
-    cidrs: list[str] = Field(default_factory=list)
+    cidrs: list[str] = Field(default=[])
     """IP ranges allowed (e.g. the database subnet). Default: none; set this or `namespace`."""
 
-    except_cidrs: list[str] = Field(default_factory=list)
+    except_cidrs: list[str] = Field(default=[])
     """Ranges carved out of `cidrs` (e.g. the instance metadata address). Default: none."""
 
     namespace: str | None = None

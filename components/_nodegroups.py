@@ -73,10 +73,10 @@ class NodeGroupArgs(Model):
         description="Encrypted gp3 root volume size in GiB. Default: 50 (room for image layers).",
     )
     labels: dict[str, str] = Field(
-        default_factory=dict, description="Kubernetes labels on every node. Default: none."
+        default={}, description="Kubernetes labels on every node. Default: none."
     )
     taints: list[Taint] = Field(
-        default_factory=list, description="Kubernetes taints on every node. Default: none."
+        default=[], description="Kubernetes taints on every node. Default: none."
     )
 
     @field_validator("instance_types")

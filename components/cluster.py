@@ -58,7 +58,7 @@ class EksClusterArgs(Model):
         ),
     )
     public_access_cidrs: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=(
             "CIDRs allowed to reach a public endpoint. Default: none. Production refuses 0.0.0.0/0."
         ),
@@ -83,7 +83,7 @@ class EksClusterArgs(Model):
         ),
     )
     admin_principal_arns: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=(
             "IAM roles/users given cluster-admin through EKS access entries. Default: none besides "
             "the identity that creates the cluster (see `bootstrapCreatorAdmin`)."

@@ -57,7 +57,7 @@ class ContainerImageArgs(Model):
         ),
     )
     build_args: dict[str, str] = Field(
-        default_factory=dict,
+        default={},
         description=(
             "`ARG` values for the build. Default: none. They are stored in the image's history, so "
             "never put a secret here."

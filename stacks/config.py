@@ -61,7 +61,7 @@ class StackConfig(Model):
         ),
     )
     tags: dict[str, str] = Field(
-        default_factory=dict,
+        default={},
         description="Extra AWS tags on every resource, merged over project/stack/component/managed-by.",
     )
     network: NetworkArgs = Field(
