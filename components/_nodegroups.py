@@ -72,12 +72,8 @@ class NodeGroupArgs(Model):
         le=16384,
         description="Encrypted gp3 root volume size in GiB. Default: 50 (room for image layers).",
     )
-    labels: dict[str, str] = Field(
-        default={}, description="Kubernetes labels on every node. Default: none."
-    )
-    taints: list[Taint] = Field(
-        default=[], description="Kubernetes taints on every node. Default: none."
-    )
+    labels: dict[str, str] = Field(default={}, description="Kubernetes labels on every node. Default: none.")
+    taints: list[Taint] = Field(default=[], description="Kubernetes taints on every node. Default: none.")
 
     @field_validator("instance_types")
     @classmethod
