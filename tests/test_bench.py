@@ -62,14 +62,35 @@ def test_ratios_pair_each_rounds_synth_with_that_rounds_floor():
     assert case.generic_ratio == pytest.approx(2.2)
 
 
-def test_time_per_app_is_taken_within_each_round():
-    slow = 1.5  # the second round ran 50% slower throughout
-    cases = {
-        "apps-1": _case("apps-1", [(4.0, 3.0), (4.0 * slow, 3.0), (4.0, 3.0)]),
-        "apps-10": _case("apps-10", [(4.9, 4.0), (4.9 * slow, 4.0), (4.9, 4.0)]),
-        "apps-50": _case("apps-50", [(8.9, 8.0), (8.9 * slow, 8.0), (9.7, 8.0)]),
+def _apps(synth: dict[int, list[float]], floor_per_app: float = 0.1) -> dict[str, Case]:
+    """Generated-stack cases whose rounds took these synth seconds (by app count); the floor grows
+    by `floor_per_app` seconds per app in every round."""
+    return {
+        f"apps-{n}": _case(f"apps-{n}", [(t, 3.0 + floor_per_app * n) for t in times])
+        for n, times in synth.items()
     }
-    low, high, growth = per_app(cases)
-    assert low == pytest.approx(0.1)  # (4.9 - 4.0) / 9 in rounds 1 and 3; 0.15 in the slow round
-    assert high == pytest.approx(0.12)  # (8.9 - 4.9) / 40 = 0.1, 0.15 slow, (9.7 - 4.9) / 40 = 0.12
-    assert growth == pytest.approx(1.0)  # median of 1.0, 1.0 and 1.2: each round's own ratio
+
+
+def test_time_per_app_is_a_slope_taken_within_each_round():
+    slow = 1.5  # the second round ran 50% slower throughout
+
+    def linear(n: int) -> list[float]:
+        return [3.5 + 0.12 * n, (3.5 + 0.12 * n) * slow, 3.5 + 0.12 * n]
+
+    low, high, growth = per_app(_apps({n: linear(n) for n in (1, 10, 20, 40, 50, 60)}))
+    assert low == pytest.approx(0.12) and high == pytest.approx(0.12)  # 0.18 in the slow round
+    assert growth == pytest.approx(1.0)
+    floor_low, floor_high, floor_growth = per_app(
+        _apps({n: linear(n) for n in (1, 10, 20, 40, 50, 60)}, floor_per_app=0.08), "floor"
+    )
+    assert (floor_low, floor_high, floor_growth) == pytest.approx((0.08, 0.08, 1.0))
+
+
+def test_time_per_app_fits_all_three_stacks_of_each_range():
+    # A full collection lands between 10 and 20 apps: the slope through 1, 10 and 20 apps takes
+    # it in part, where the difference 10 -> 20 alone (0.13) would take it whole.
+    times = {1: 3.1, 10: 4.0, 20: 5.3, 40: 7.3, 50: 8.3, 60: 9.3}
+    low, high, growth = per_app(_apps({n: [t] for n, t in times.items()}))
+    assert low == pytest.approx(0.11605, rel=1e-3)  # least squares through (1, 3.1), (10, 4.0), (20, 5.3)
+    assert high == pytest.approx(0.1)
+    assert growth == pytest.approx(0.1 / 0.11605, rel=1e-3)
