@@ -9,7 +9,7 @@ STACK  ?= staging
 CHECKOV_VENV := .tools/checkov
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(CHECKOV_VENV)/bin:$(PATH)
 
-.PHONY: synth diff test lint fmt typecheck pytest bench deps dev-deps system-deps clean
+.PHONY: synth diff test lint fmt typecheck pytest bench bench-instructions deps dev-deps system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,14 @@ fmt: $(VENV)/.dev-deps
 
 bench: dev-deps
 	$(BIN)/python -m bench
+
+# Instruction counts under valgrind's callgrind (Debian package `valgrind`): ~20 minutes.
+bench-instructions: dev-deps
+	@command -v valgrind >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends valgrind; }
+	$(BIN)/python -m bench.instructions
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,8 @@ import pytest
 
 from bench.__main__ import Case, Sample, per_app
 from bench.floor import load_sdk_classes, program, provider_modules
+from bench.instructions import Count, parse
+from bench.instructions import per_app as instructions_per_app
 from components.testing import synth
 from tests.conftest import synth_stack
 
@@ -94,3 +96,29 @@ def test_time_per_app_fits_all_three_stacks_of_each_range():
     assert low == pytest.approx(0.11605, rel=1e-3)  # least squares through (1, 3.1), (10, 4.0), (20, 5.3)
     assert high == pytest.approx(0.1)
     assert growth == pytest.approx(0.1 / 0.11605, rel=1e-3)
+
+
+_PROFILE = (
+    "# callgrind format\nversion: 1\ncmd: python -m stacks synth\nsummary: 9549584149\ntotals: 9549584149\n"
+)
+_ANNOTATED = """--------------------------------------------------------------------------------
+Ir                      file:function
+--------------------------------------------------------------------------------
+9,549,584,149 (100.0%)  PROGRAM TOTALS
+1,124,242,384 (11.77%)  /build/Python-3.11.7/Modules/gcmodule.c:gc_collect_main [/lib/libpython3.11.so.1.0]
+  348,000,000 ( 3.64%)  /build/Python-3.11.7/Modules/gcmodule.c:_PyGC_CollectNoFail [/lib/libpython3.so]
+"""
+
+
+def test_instruction_counts_take_the_totals_and_the_collectors_inclusive_cost():
+    count = parse(_PROFILE, _ANNOTATED)
+    assert (count.total, count.gc, count.outside_gc) == (9549584149, 1124242384, 9549584149 - 1124242384)
+    assert parse(_PROFILE, "no collection ran\n").gc == 0
+    with pytest.raises(ValueError, match="summary or totals"):
+        parse("# callgrind format\n", _ANNOTATED)
+
+
+def test_instructions_per_app_are_differences_over_9_and_40_apps():
+    counts = {1: Count(100, 10), 10: Count(1000, 10), 50: Count(5400, 410)}
+    assert instructions_per_app(counts, "total") == pytest.approx((100, 110, 1.1))
+    assert instructions_per_app(counts, "outside_gc") == pytest.approx((100, 100, 1.0))
