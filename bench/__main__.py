@@ -38,7 +38,8 @@ APP_COUNTS = (1, 10, 50)  # the generated stacks of the main table
 # every 10 apps, so whether one falls between two neighbouring stacks is a matter of phase, and a
 # difference over 9 apps moves by 20-30 ms per app with it (the floor's own figure did: 0.77).
 SCALING = {"at 10 apps": (1, 10, 20), "at 50 apps": (40, 50, 60)}
-SCALING_ONLY = tuple(sorted({n for ns in SCALING.values() for n in ns} - set(APP_COUNTS)))
+SCALING_COUNTS = tuple(sorted({n for ns in SCALING.values() for n in ns}))
+SCALING_ONLY = tuple(n for n in SCALING_COUNTS if n not in APP_COUNTS)
 
 
 @dataclass
@@ -110,6 +111,26 @@ def generated_stack(project: Path, apps: int) -> Path:
     return path
 
 
+def stack_name(stack_file: Path) -> str:
+    """`Pulumi.apps-10.yaml` -> `apps-10`."""
+    return stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
+def synth_argv(project: Path, stack: str, out: Path) -> list[str]:
+    """`python -m` arguments of a quiet synth of `stack` from `project` into `out`."""
+    return ["stacks", "--project-dir", str(project), "synth", stack, "--out", str(out), "--quiet"]
+
+
+def compile_bytecode() -> None:
+    """Compile our bytecode first, as an installed library runs.
+
+    pip compiles a package's bytecode when it installs it, and so does Python on a first import
+    unless PYTHONDONTWRITEBYTECODE is set (as it is on some CI images and containers). The synth
+    and the floor both read these .pyc files.
+    """
+    subprocess.run([PYTHON, "-m", "compileall", "-q", "components", "stacks", "bench"], cwd=ROOT, check=True)
+
+
 @dataclass(frozen=True)
 class Sample:
     wall_s: float
@@ -153,19 +174,10 @@ class Runner:
 
     def __init__(self, case: Case, project: Path, out: Path) -> None:
         self.case, self.project, self.out = case, project, out
-        self.stack = case.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        self.stack = stack_name(case.stack_file)
 
     def synth_cmd(self, directory: Path) -> list[str]:
-        return [
-            "stacks",
-            "--project-dir",
-            str(self.project),
-            "synth",
-            self.stack,
-            "--out",
-            str(directory),
-            "--quiet",
-        ]
+        return synth_argv(self.project, self.stack, directory)
 
     def prepare(self) -> None:
         """Warm the file cache; write the output the re-synth updates and the floor reads."""
@@ -226,12 +238,11 @@ def per_app(cases: dict[str, Case], side: str = "synth") -> tuple[float, float, 
 
 def scaling_table(cases: dict[str, Case]) -> list[str]:
     """Synth and floor medians for every generated stack, the points the time per app is fitted to."""
-    counts = sorted({n for ns in SCALING.values() for n in ns})
     lines = [
         "| apps | resources | synth median (s) | floor median (s) | synth / floor |",
         "|---:|---:|---:|---:|---:|",
     ]
-    for n in counts:
+    for n in SCALING_COUNTS:
         c = cases[f"apps-{n}"]
         lines.append(f"| {n} | {c.resources} | {c.synth_s:.2f} | {c.floor_s:.2f} | {c.ratio:.2f} |")
     return lines
@@ -282,10 +293,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
 
-    # Measured as an installed library runs: pip compiles a package's bytecode when it installs
-    # it, and so does Python on a first import unless PYTHONDONTWRITEBYTECODE is set (as it is
-    # on some CI images and containers). Both the synth and the floor read these .pyc files.
-    subprocess.run([PYTHON, "-m", "compileall", "-q", "components", "stacks", "bench"], cwd=ROOT, check=True)
+    compile_bytecode()
     work = Path(tempfile.mkdtemp(prefix="lmagent-bench-"))
     try:
         project = work / "project"

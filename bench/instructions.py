@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.__main__ import PYTHON, ROOT, generated_stack
+from bench.__main__ import PYTHON, ROOT, compile_bytecode, generated_stack, stack_name, synth_argv
 
 APP_COUNTS = (1, 10, 50)
 _TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_annotate") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install -y valgrind)")
-    subprocess.run([PYTHON, "-m", "compileall", "-q", "components", "stacks", "bench"], cwd=ROOT, check=True)
+    compile_bytecode()
 
     work = Path(tempfile.mkdtemp(prefix="lmagent-instructions-"))
     synth: dict[int, Count] = {}
@@ -92,22 +92,12 @@ def main() -> None:
         jobs = []
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             for n in APP_COUNTS:
-                stack = generated_stack(project, n).name.removeprefix("Pulumi.").removesuffix(".yaml")
-                synth_argv = [
-                    "stacks",
-                    "--project-dir",
-                    str(project),
-                    "synth",
-                    stack,
-                    "--out",
-                    str(out / stack),
-                ]
+                stack = stack_name(generated_stack(project, n))
+                argv = synth_argv(project, stack, out / stack)
                 # The output the measured re-synth updates and the floor reads.
-                subprocess.run(
-                    [PYTHON, "-m", *synth_argv, "--quiet"], cwd=ROOT, check=True, capture_output=True
-                )
+                subprocess.run([PYTHON, "-m", *argv], cwd=ROOT, check=True, capture_output=True)
                 declared = str(out / stack / "resources.json")
-                jobs.append((n, "synth", pool.submit(counted, [*synth_argv, "--quiet"], work / f"synth.{n}")))
+                jobs.append((n, "synth", pool.submit(counted, argv, work / f"synth.{n}")))
                 jobs.append(
                     (n, "floor", pool.submit(counted, ["bench.floor", declared], work / f"floor.{n}"))
                 )
