@@ -7,7 +7,7 @@ and floor only), so the time per app is a fitted slope, not the difference of tw
 runs every case once, back to back, so ratios and differences between cases are taken within a
 round, where the host's slow spells cancel out. Prints the tables and writes bench/RESULTS.md.
 
-    python -m bench [--runs 7] [--out bench/RESULTS.md]
+    python -m bench [--runs 9] [--out bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -95,9 +95,25 @@ def _median_wall(samples: list[Sample]) -> float:
 
 def _paired(a: list[Sample], b: list[Sample], *, cpu: bool = False) -> float:
     """The median over rounds of a's time / b's time in the same round (wall, or CPU)."""
-    return statistics.median(
-        (x.cpu_s / y.cpu_s) if cpu else (x.wall_s / y.wall_s) for x, y in zip(a, b, strict=True)
-    )
+    return statistics.median(per_round(a, b, cpu=cpu))
+
+
+def per_round(a: list[Sample], b: list[Sample], *, cpu: bool = False) -> list[float]:
+    """a's time / b's time in each round (wall, or CPU)."""
+    return [(x.cpu_s / y.cpu_s) if cpu else (x.wall_s / y.wall_s) for x, y in zip(a, b, strict=True)]
+
+
+def spread_lines(cases: dict[str, Case]) -> list[str]:
+    """Each case's lowest and highest per-round ratio: how far one round strays from the median."""
+    lines = []
+    for c in cases.values():
+        if c.scaling_only:
+            continue
+        synth, fresh = per_round(c.synth, c.floor), per_round(c.fresh, c.floor)
+        lines.append(
+            f"| {c.name} | {min(synth):.2f} - {max(synth):.2f} | {min(fresh):.2f} - {max(fresh):.2f} |"
+        )
+    return ["| case | synth / floor, per round | new dir / floor, per round |", "|---|---:|---:|", *lines]
 
 
 def generated_stack(project: Path, apps: int) -> Path:
@@ -288,7 +304,7 @@ def table(cases: dict[str, Case]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--runs", type=int, default=7, help="rounds, each running every case once (default 7)"
+        "--runs", type=int, default=9, help="rounds, each running every case once (default 9)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
@@ -344,6 +360,12 @@ def main() -> None:
         "whether one falls between two neighbouring stacks is a matter of phase. The points:",
         "",
         *scaling_table(cases),
+        "",
+        "The per-round ratios behind the medians: one process's CPU time for the same work varies "
+        "by +-15% here from run to run (wall time follows CPU time; the host lends no idle time), "
+        "so single rounds stray far; the median over rounds is the figure.",
+        "",
+        *spread_lines(cases),
         "",
         "The floor (`python -m bench.floor`) registers the same resources, read back from each case's "
         "resources.json (types, names, parents, providers, options and inputs; tests/test_bench.py "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import Case, Sample, per_app
+from bench.__main__ import Case, Sample, per_app, per_round, spread_lines
 from bench.floor import load_sdk_classes, program, provider_modules
 from bench.instructions import Count, parse
 from bench.instructions import per_app as instructions_per_app
@@ -62,6 +62,8 @@ def test_ratios_pair_each_rounds_synth_with_that_rounds_floor():
     assert case.synth_s == pytest.approx(4.6) and case.floor_s == pytest.approx(4.0)
     assert case.fresh_ratio == pytest.approx(4.9 / 4.0)  # median of 1.225, 1.1625, 1.275
     assert case.generic_ratio == pytest.approx(2.2)
+    assert per_round(case.synth, case.floor) == pytest.approx([1.1, 1.1, 1.15])
+    assert spread_lines({"staging": case})[2] == "| staging | 1.10 - 1.15 | 1.16 - 1.27 |"
 
 
 def _apps(synth: dict[int, list[float]], floor_per_app: float = 0.1) -> dict[str, Case]:
