@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import Case, Sample, per_app, per_round, spread_lines
+from bench.__main__ import Case, Sample, median_interval, per_app, per_round, spread_lines
 from bench.floor import load_sdk_classes, program, provider_modules
 from bench.instructions import Count, parse
 from bench.instructions import per_app as instructions_per_app
@@ -63,7 +63,17 @@ def test_ratios_pair_each_rounds_synth_with_that_rounds_floor():
     assert case.fresh_ratio == pytest.approx(4.9 / 4.0)  # median of 1.225, 1.1625, 1.275
     assert case.generic_ratio == pytest.approx(2.2)
     assert per_round(case.synth, case.floor) == pytest.approx([1.1, 1.1, 1.15])
-    assert spread_lines({"staging": case})[2] == "| staging | 1.10 - 1.15 | 1.16 - 1.27 |"
+    assert spread_lines({"staging": case})[2] == (
+        "| staging | 1.10 | 1.10 - 1.15 | 1.10 - 1.15 | 1.23 | 1.16 - 1.27 | 1.16 - 1.27 |"
+    )
+
+
+def test_the_interval_of_a_median_takes_the_order_statistics_of_the_sign_test():
+    values = [float(v) for v in range(1, 21)]
+    assert median_interval(values) == (6.0, 15.0)  # 20 values: P(5 heads or fewer) = 2.1%
+    assert median_interval([5.0, 1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0]) == (2.0, 8.0)  # 9: 96%
+    assert median_interval(values[:7]) == (1.0, 7.0)  # 7 values: the 2nd would give only 87.5%
+    assert median_interval([1.2]) == (1.2, 1.2)
 
 
 def _apps(synth: dict[int, list[float]], floor_per_app: float = 0.1) -> dict[str, Case]:
