@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import hashlib
 import json
 import threading
@@ -417,6 +418,36 @@ def _fresh_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
         asyncio.set_event_loop(previous)
 
 
+@contextlib.contextmanager
+def _freezing_survivors() -> Iterator[None]:
+    """While a run lasts, what survives a full collection is frozen (`gc.freeze`); unfrozen after.
+
+    A run's heap is nearly all live until it ends: the provider SDKs' modules (~300k objects), the
+    resources, their Outputs and records. CPython walks the whole of it at every full collection,
+    and runs one each time the heap grows by a quarter, so a stack of 50 apps spent a quarter of
+    its time there and the time per app grew with the stack. Frozen, the survivors are left out of
+    later collections, which then walk only what was allocated since: the same garbage is found
+    (refcounting frees the rest as before), in time proportional to what the run allocates.
+    `gc.unfreeze()` at the end hands everything back to the oldest generation, so a caller (a
+    pytest session) keeps collecting it. A caller that froze objects itself (a pre-forking
+    server, say) keeps its own GC state: nothing is frozen or unfrozen then.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+
+    def after_full_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            gc.freeze()
+
+    gc.callbacks.append(after_full_collection)
+    try:
+        yield
+    finally:
+        gc.callbacks.remove(after_full_collection)
+        gc.unfreeze()
+
+
 def _config_strings(config: Mapping[str, Any]) -> dict[str, str]:
     # The engine hands every value to the language host as a string; objects as JSON.
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
@@ -459,7 +490,7 @@ def _synth(
         stack_references=dict(stack_references or {}),
     )
     monitor = _RecordingMonitor(_Mocks(world))
-    with _fresh_event_loop() as loop:
+    with _freezing_survivors(), _fresh_event_loop() as loop:
         # The SDK's mock settings do not reset the set of pending outputs; a fresh one keeps a
         # failed earlier run's tasks (bound to a closed loop) out of this run.
         _settings.SETTINGS.outputs = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pulumi
@@ -210,6 +211,39 @@ def test_runs_are_isolated_from_each_other():
     assert second.resources == [] and second.outputs == {"x": 1}
     assert first.named("demo")["urn"].startswith("urn:pulumi:one::acme::")
     assert pulumi.get_stack() != "two"  # the caller's settings are restored
+
+
+def test_what_survives_a_full_collection_during_a_run_is_frozen_and_unfrozen_after():
+    frozen: list[int] = []
+
+    def collecting() -> None:
+        program()
+        gc.collect()  # a full collection: its survivors are frozen
+        frozen.append(gc.get_freeze_count())
+
+    synth(
+        collecting, project="acme", stack="dev", config={"acme:password": "a"}, secret_keys=["acme:password"]
+    )
+    assert frozen[0] > 10_000  # the SDK's modules at least
+    assert gc.get_freeze_count() == 0  # everything collectable again
+    assert not [cb for cb in gc.callbacks if "after_full_collection" in getattr(cb, "__qualname__", "")]
+
+
+def test_a_run_leaves_a_callers_own_frozen_objects_and_freezes_nothing_more():
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        during: list[int] = []
+
+        def collecting() -> None:
+            gc.collect()
+            during.append(gc.get_freeze_count())
+
+        synth(collecting, project="acme", stack="dev")
+        # Frozen objects may still be freed by refcounting; none is added, none unfrozen.
+        assert during[0] <= before and gc.get_freeze_count() > before - 1_000
+    finally:
+        gc.unfreeze()
 
 
 def test_a_stack_reference_returns_the_outputs_given_to_synth():
