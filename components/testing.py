@@ -9,7 +9,9 @@ invokes this library uses; an invoke the table does not know raises instead of r
 
 The SDK's own `pulumi.runtime.test` decorator and `MockMonitor` do the registration; this module
 adds what they lack for reviewing infrastructure: options, parents, providers, secret redaction,
-deterministic ordering and Kubernetes manifests.
+deterministic ordering and Kubernetes manifests. While a run lasts, what survives a full garbage
+collection is frozen (`_freezing_survivors`), which keeps collections from re-walking the SDKs'
+modules and the resources; the process's GC state is restored when the run ends.
 """
 
 from __future__ import annotations
