@@ -272,6 +272,17 @@ def measure(cases: dict[str, Case], project: Path, out: Path, runs: int) -> None
 def per_app(cases: dict[str, Case], side: str = "synth") -> tuple[float, float, float]:
     """Seconds per app at 10 and at 50 apps (least-squares slopes over the app counts in SCALING)
     and their ratio: medians of the per-round figures. `side` is "synth" or "floor"."""
+    low, high, growth = _slopes(cases, side)
+    return statistics.median(low), statistics.median(high), statistics.median(growth)
+
+
+def growth_interval(cases: dict[str, Case], side: str = "synth") -> tuple[float, float]:
+    """The 95% interval of the median growth `per_app` reports (see `median_interval`)."""
+    return median_interval(_slopes(cases, side)[2])
+
+
+def _slopes(cases: dict[str, Case], side: str) -> tuple[list[float], list[float], list[float]]:
+    """Per round: the slope at 10 apps, at 50 apps, and their ratio."""
     low_counts, high_counts = SCALING.values()
 
     def slopes(counts: tuple[int, ...]) -> list[float]:
@@ -282,8 +293,7 @@ def per_app(cases: dict[str, Case], side: str = "synth") -> tuple[float, float, 
         ]
 
     low, high = slopes(low_counts), slopes(high_counts)
-    growth = [h / lo for lo, h in zip(low, high, strict=True)]
-    return statistics.median(low), statistics.median(high), statistics.median(growth)
+    return low, high, [h / lo for lo, h in zip(low, high, strict=True)]
 
 
 def scaling_table(cases: dict[str, Case]) -> list[str]:
@@ -379,8 +389,10 @@ def main() -> None:
         *table(cases),
         "",
         f"- Synth time per app: {marginal_10 * 1000:.0f} ms at 10 apps, {marginal_50 * 1000:.0f} ms at 50 "
-        f"apps (ratio {growth:.2f}; target 0.85 to 1.15). The floor's, fitted the same way: "
-        f"{floor_10 * 1000:.0f} ms and {floor_50 * 1000:.0f} ms (ratio {floor_growth:.2f}).",
+        f"apps (ratio {growth:.2f}, 95% interval {'{:.2f} - {:.2f}'.format(*growth_interval(cases))}; "
+        f"target 0.85 to 1.15). The floor's, fitted the same way: {floor_10 * 1000:.0f} ms and "
+        f"{floor_50 * 1000:.0f} ms (ratio {floor_growth:.2f}, "
+        f"{'{:.2f} - {:.2f}'.format(*growth_interval(cases, 'floor'))}).",
         f"- Worst synth / floor ratio: {worst.ratio:.2f} ({worst.name}, 95% interval "
         f"{_interval_text(worst.synth, worst.floor)}); into a new output directory: "
         f"{worst_fresh.fresh_ratio:.2f} ({worst_fresh.name}, "

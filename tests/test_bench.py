@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import Case, Sample, median_interval, per_app, per_round, spread_lines
+from bench.__main__ import (
+    Case,
+    Sample,
+    growth_interval,
+    median_interval,
+    per_app,
+    per_round,
+    spread_lines,
+)
 from bench.floor import load_sdk_classes, program, provider_modules
 from bench.instructions import Count, parse
 from bench.instructions import per_app as instructions_per_app
@@ -98,6 +106,15 @@ def test_time_per_app_is_a_slope_taken_within_each_round():
         _apps({n: linear(n) for n in (1, 10, 20, 40, 50, 60)}, floor_per_app=0.08), "floor"
     )
     assert (floor_low, floor_high, floor_growth) == pytest.approx((0.08, 0.08, 1.0))
+
+
+def test_the_growth_interval_spans_the_rounds_growths():
+    # Three rounds whose time per app grows by 1.0, 1.5 and 2.0: with 3 rounds, lowest to highest.
+    rounds = {
+        n: [3.0 + 0.1 * n, 3.0 + (0.1 if n < 30 else 0.15) * n, 3.0 + (0.1 if n < 30 else 0.2) * n]
+        for n in (1, 10, 20, 40, 50, 60)
+    }
+    assert growth_interval(_apps(rounds)) == pytest.approx((1.0, 2.0))
 
 
 def test_time_per_app_fits_all_three_stacks_of_each_range():
