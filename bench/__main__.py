@@ -124,9 +124,9 @@ def median_interval(values: list[float]) -> tuple[float, float]:
     return ordered[k - 1], ordered[n - k]
 
 
-def _interval_text(a: list[Sample], b: list[Sample]) -> str:
-    low, high = median_interval(per_round(a, b))
-    return f"{low:.2f} - {high:.2f}"
+def _span(bounds: tuple[float, float]) -> str:
+    """`1.05 - 1.26`: an interval, or a lowest and highest value, as the report prints them."""
+    return f"{bounds[0]:.2f} - {bounds[1]:.2f}"
 
 
 def spread_lines(cases: dict[str, Case]) -> list[str]:
@@ -140,11 +140,10 @@ def spread_lines(cases: dict[str, Case]) -> list[str]:
             continue
         cells = [c.name]
         for ratios in (per_round(c.synth, c.floor), per_round(c.fresh, c.floor)):
-            low, high = median_interval(ratios)
             cells += [
                 f"{statistics.median(ratios):.2f}",
-                f"{low:.2f} - {high:.2f}",
-                f"{min(ratios):.2f} - {max(ratios):.2f}",
+                _span(median_interval(ratios)),
+                _span((min(ratios), max(ratios))),
             ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -389,14 +388,13 @@ def main() -> None:
         *table(cases),
         "",
         f"- Synth time per app: {marginal_10 * 1000:.0f} ms at 10 apps, {marginal_50 * 1000:.0f} ms at 50 "
-        f"apps (ratio {growth:.2f}, 95% interval {'{:.2f} - {:.2f}'.format(*growth_interval(cases))}; "
+        f"apps (ratio {growth:.2f}, 95% interval {_span(growth_interval(cases))}; "
         f"target 0.85 to 1.15). The floor's, fitted the same way: {floor_10 * 1000:.0f} ms and "
-        f"{floor_50 * 1000:.0f} ms (ratio {floor_growth:.2f}, "
-        f"{'{:.2f} - {:.2f}'.format(*growth_interval(cases, 'floor'))}).",
+        f"{floor_50 * 1000:.0f} ms (ratio {floor_growth:.2f}, {_span(growth_interval(cases, 'floor'))}).",
         f"- Worst synth / floor ratio: {worst.ratio:.2f} ({worst.name}, 95% interval "
-        f"{_interval_text(worst.synth, worst.floor)}); into a new output directory: "
+        f"{_span(median_interval(per_round(worst.synth, worst.floor)))}); into a new output directory: "
         f"{worst_fresh.fresh_ratio:.2f} ({worst_fresh.name}, "
-        f"{_interval_text(worst_fresh.fresh, worst_fresh.floor)}) (target at most 1.25).",
+        f"{_span(median_interval(per_round(worst_fresh.fresh, worst_fresh.floor)))}) (target at most 1.25).",
         f"- `import components` in a fresh interpreter: {imports * 1000:.0f} ms median "
         "(target under 500 ms).",
         "",

@@ -26,9 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.__main__ import PYTHON, ROOT, compile_bytecode, generated_stack, stack_name, synth_argv
+from bench.__main__ import APP_COUNTS, PYTHON, ROOT, compile_bytecode, generated_stack, stack_name, synth_argv
 
-APP_COUNTS = (1, 10, 50)
 _TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 _GC = re.compile(r"^\s*([\d,]+) \([^)]*\)\s+\S*:gc_collect_main ", re.MULTILINE)
 
