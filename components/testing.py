@@ -303,6 +303,7 @@ class _RecordingMonitor(_mocks.MockMonitor):
             return response
         inputs = self.mocks.seen.inputs  # set by _Mocks.new_resource on this thread just now
         implied = {dep for deps in request.propertyDependencies.values() for dep in deps.urns}
+        explicit = set(request.dependencies) - implied
         urn = _real_urn(response.urn)
         parent = _real_urn(request.parent) if request.parent else None
         record = {
@@ -318,10 +319,13 @@ class _RecordingMonitor(_mocks.MockMonitor):
                 "protect": bool(request.protect),
                 "retainOnDelete": bool(request.retainOnDelete),
                 # Explicit `depends_on` only: dependencies implied by an input are not options.
-                "dependsOn": sorted(set(request.dependencies) - implied),
+                "dependsOn": sorted(_real_urn(u) for u in explicit),
                 "ignoreChanges": sorted(request.ignoreChanges),
                 "deleteBeforeReplace": bool(request.deleteBeforeReplace),
             },
+            # Every URN the engine makes this resource wait for: explicit `depends_on` and the
+            # resources its inputs came from. Parent and provider are their own fields.
+            "dependencies": sorted({_real_urn(u) for u in explicit | implied}),
         }
         with self._lock:
             self.records[urn] = record

@@ -83,7 +83,17 @@ def test_records_each_resource_with_the_schema_fields():
     ]
     assert [r["urn"] for r in result.resources] == sorted(r["urn"] for r in result.resources)
     for r in result.resources:
-        assert set(r) == {"urn", "type", "name", "parent", "custom", "provider", "inputs", "options"}
+        assert set(r) == {
+            "urn",
+            "type",
+            "name",
+            "parent",
+            "custom",
+            "provider",
+            "inputs",
+            "options",
+            "dependencies",
+        }
         assert set(r["options"]) == {
             "protect",
             "retainOnDelete",
@@ -118,6 +128,28 @@ def test_records_options_as_declared():
     assert secret["options"]["dependsOn"] == [key["urn"]]
     assert chart["options"]["retainOnDelete"] is True
     assert chart["options"]["dependsOn"] == []
+
+
+def test_records_every_dependency_explicit_and_through_inputs():
+    result = run()
+    key, secret, chart = result.named("demo-key"), result.named("demo-secret"), result.named("demo-chart")
+    provider = result.named("demo-k8s")
+    assert secret["dependencies"] == [key["urn"]]  # explicit depends_on
+    assert chart["dependencies"] == []
+    assert key["dependencies"] == []
+    # The provider's kubeconfig is a plain secret here, so nothing carried by inputs; see below.
+    assert provider["dependencies"] == []
+
+
+def test_records_dependencies_carried_by_inputs():
+    def two_keys() -> None:
+        first = aws.kms.Key("first", aws.kms.KeyArgs(description="first"))
+        aws.kms.Alias("first-alias", aws.kms.AliasArgs(name="alias/first", target_key_id=first.key_id))
+
+    result = synth(two_keys, project="acme", stack="dev", config={"aws:region": "eu-west-1"})
+    alias = result.named("first-alias")
+    assert alias["dependencies"] == [result.named("first")["urn"]]
+    assert alias["options"]["dependsOn"] == []
 
 
 def test_records_inputs_in_camel_case_with_integral_numbers_as_ints():
