@@ -40,7 +40,17 @@ def test_synth_writes_resources_json_manifests_and_helm_values(stack, tmp_path, 
     assert isinstance(doc["resources"], list)
     assert doc["outputs"]["environment"] == stack
     for r in doc["resources"]:
-        assert set(r) == {"urn", "type", "name", "parent", "custom", "provider", "inputs", "options"}
+        assert set(r) == {
+            "urn",
+            "type",
+            "name",
+            "parent",
+            "custom",
+            "provider",
+            "inputs",
+            "options",
+            "dependencies",
+        }
     assert (out / "manifests").is_dir()
     assert (out / "helm").is_dir()
     manifests = sorted((out / "manifests").glob("*.yaml"))
