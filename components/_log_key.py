@@ -62,9 +62,13 @@ def log_group_key(
     purpose: str,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
+    protect: bool = True,
 ) -> aws.kms.Key:
     """A rotating KMS key that only the log group `log_group_name` of `account` in `region` can use
-    (`purpose` describes it). The caller passes the account and region it already looked up."""
+    (`purpose` describes it). The caller passes the account and region it already looked up.
+
+    `protect` (default on): deleting the key makes every log it encrypted unreadable, so it is
+    protected wherever its log group is."""
     policy = pulumi.Output.all(account, region, log_group_name).apply(
         lambda a: json.dumps(log_key_policy(account=a[0], region=a[1], log_group_name=a[2]))
     )
@@ -77,5 +81,5 @@ def log_group_key(
             policy=policy,
             tags=dict(tags),
         ),
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )

@@ -256,7 +256,9 @@ class EksCluster(pulumi.ComponentResource):
             purpose=f"EKS {physical} control plane logs",
             tags=self._tags,
             parent=self,
+            protect=protect,
         )
+        # The audit trail: protected with the cluster, so no update can delete it.
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             aws.cloudwatch.LogGroupArgs(
@@ -265,7 +267,7 @@ class EksCluster(pulumi.ComponentResource):
                 kms_key_id=logs_key.arn,
                 tags=self._tags,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         role = aws.iam.Role(
             f"{name}-cluster-role",

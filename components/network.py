@@ -182,8 +182,12 @@ class Network(pulumi.ComponentResource):
         *,
         cluster_name: str,
         tags: Mapping[str, str] | None = None,
+        protect: bool = True,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`protect` (default on) protects the flow-log group and its key: the record of who talked
+        to what, which an investigation needs after the fact. The VPC itself is rebuilt by
+        running the program again, so it is not protected."""
         super().__init__("lmagent:components:Network", name, None, opts)
         base = {**(tags or {}), "component": "network"}
         # EKS finds its subnets (and the load balancer controller its targets) by this tag.
@@ -332,7 +336,7 @@ class Network(pulumi.ComponentResource):
             )
 
         if args.flow_logs:
-            self._flow_logs(name, args, vpc, region, base)
+            self._flow_logs(name, args, vpc, region, base, protect)
 
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*(s.id for s in public))
@@ -348,7 +352,13 @@ class Network(pulumi.ComponentResource):
         )
 
     def _flow_logs(
-        self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, region: pulumi.Output[str], tags: dict[str, str]
+        self,
+        name: str,
+        args: NetworkArgs,
+        vpc: aws.ec2.Vpc,
+        region: pulumi.Output[str],
+        tags: dict[str, str],
+        protect: bool,
     ) -> None:
         opts = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
@@ -361,6 +371,7 @@ class Network(pulumi.ComponentResource):
             purpose="VPC flow logs",
             tags=tags,
             parent=self,
+            protect=protect,
         )
         group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
@@ -370,7 +381,7 @@ class Network(pulumi.ComponentResource):
                 kms_key_id=key.arn,
                 tags=tags,
             ),
-            opts=opts,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",

@@ -20,7 +20,7 @@ def build(settings: Settings) -> None:
     # One name for the cluster and the subnet discovery tags that point at it; unique per stack
     # so staging and production can share an account.
     cluster_name = cfg.cluster.name or f"{pulumi.get_project()}-{settings.stack}"
-    network = Network("network", cfg.network, cluster_name=cluster_name, tags=tags)
+    network = Network("network", cfg.network, cluster_name=cluster_name, tags=tags, protect=cfg.protect)
     cluster = EksCluster(
         "cluster",
         cfg.cluster,

@@ -75,6 +75,31 @@ def test_production_protects_what_holds_data_or_is_expensive_to_rebuild() -> Non
     assert result.named("cluster-eks")["inputs"]["deletionProtection"] is True
 
 
+#: The types whose loss cannot be undone by running the program again: keys (what they encrypted
+#: becomes unreadable), buckets and repositories (their data), the cluster, and the audit and flow
+#: log groups (the trail an investigation needs).
+ALWAYS_PROTECTED_TYPES = (
+    "aws:kms/key:Key",
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2",
+    "aws:ecr/repository:Repository",
+    "aws:eks/cluster:Cluster",
+    "aws:cloudwatch/logGroup:LogGroup",
+)
+
+
+def test_production_protects_every_key_bucket_repository_cluster_and_log_group() -> None:
+    result = synth_stack("production")
+    found = [r for r in result.resources if r["type"] in ALWAYS_PROTECTED_TYPES]
+    assert {r["type"] for r in found} >= {
+        "aws:kms/key:Key",
+        "aws:ecr/repository:Repository",
+        "aws:eks/cluster:Cluster",
+        "aws:cloudwatch/logGroup:LogGroup",
+    }
+    assert [r["name"] for r in found if not r["options"]["protect"]] == []
+
+
 def test_staging_protects_nothing_so_it_can_be_torn_down() -> None:
     result = synth_stack("staging")
     assert [r["name"] for r in result.resources if r["options"]["protect"]] == []
