@@ -87,6 +87,43 @@ def _volume(storage_class: str, size_gi: int) -> dict[str, Any]:
 # kube-prometheus-stack
 
 
+#: Components kube-prometheus-stack scrapes by default that an EKS cluster does not let it reach,
+#: each with the `defaultRules.rules` keys of the rule groups that read its job. Read from the chart
+#: at the pinned version (prometheus-community/helm-charts@kube-prometheus-stack-88.5.3:
+#: charts/kube-prometheus-stack/values.yaml and templates/exporters/<component>/,
+#: templates/prometheus/rules-1.14/, templates/grafana/dashboards-1.14/): `<component>.enabled`
+#: gates the Service, Endpoints, ServiceMonitor, dashboard and rule groups; the rule keys are
+#: switched off as well so the `absent(up{job=...})` alerts stay off whatever else changes.
+#:
+#: - kube-controller-manager, kube-scheduler and etcd run in the EKS-managed control plane: the
+#:   chart's jobs look for their pods in kube-system, find none, and the `*Down` alerts
+#:   (`critical`) fire and page 15 minutes after install (prometheus-community/helm-charts#4106,
+#:   aws/containers-roadmap#1298). EKS publishes some of their metrics only through CloudWatch and
+#:   the API server's `metrics.eks.amazonaws.com` API, which these jobs do not read.
+#: - kube-proxy runs on the nodes, but EKS's add-on binds its metrics to 127.0.0.1:10249. The
+#:   add-on's configuration schema (`aws eks describe-addon-configuration --addon-name kube-proxy`)
+#:   allows only `ipvs`, `mode`, `podAnnotations`, `podLabels` and `resources`, with
+#:   `additionalProperties: false`, so `metricsBindAddress` cannot be set through the add-on;
+#:   editing its ConfigMap by hand is undone by add-on updates (aws/containers-roadmap#657,
+#:   eksctl-io/eksctl#4081). The job is off rather than down forever; node and Service health
+#:   stay covered by kubelet, node-exporter and the apps' own alerts.
+EKS_UNREACHABLE: dict[str, tuple[str, ...]] = {
+    "kubeControllerManager": ("kubeControllerManager",),
+    "kubeScheduler": ("kubeSchedulerAlerting", "kubeSchedulerRecording"),
+    "kubeEtcd": ("etcd",),
+    "kubeProxy": ("kubeProxy",),
+}
+
+
+def eks_scrape_targets() -> dict[str, Any]:
+    """Values that switch off the chart's scrape jobs, rules and dashboards EKS cannot serve."""
+    values: dict[str, Any] = {component: {"enabled": False} for component in EKS_UNREACHABLE}
+    values["defaultRules"] = {
+        "rules": {key: False for keys in EKS_UNREACHABLE.values() for key in keys},
+    }
+    return values
+
+
 def alertmanager_config(args: MonitoringArgs, environment: str) -> dict[str, Any]:
     """Routes by severity and environment: everything to chat; listed severities also page.
 
@@ -223,7 +260,7 @@ def grafana_datasources(ep: Endpoints) -> list[dict[str, Any]]:
 def kube_prometheus_stack(args: MonitoringArgs, environment: str, ep: Endpoints) -> dict[str, Any]:
     """Values of kube-prometheus-stack: Prometheus, Alertmanager, Grafana and the operator."""
     p, am, g = args.prometheus, args.alertmanager, args.grafana
-    return {
+    return eks_scrape_targets() | {
         "crds": {
             "enabled": True,
             # Helm installs CRDs once and never upgrades them; this pre-upgrade hook Job applies the

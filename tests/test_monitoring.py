@@ -110,6 +110,67 @@ def test_crds_are_installed_and_upgraded_by_the_charts_job(synthesized: SynthRes
     assert synthesized.named("monitoring-kube-prometheus-stack")["inputs"].get("skipCrds") in (None, False)
 
 
+# What kube-prometheus-stack 88.5.3 scrapes by default, read from the chart
+# (prometheus-community/helm-charts@kube-prometheus-stack-88.5.3: charts/kube-prometheus-stack/
+# values.yaml, templates/exporters/*/servicemonitor.yaml, templates/prometheus/rules-1.14/*.yaml).
+# Each scrape component's key, whether an EKS cluster lets Prometheus reach its target, and the
+# `defaultRules.rules` keys of the rule groups built on its job. The chart gates each of these
+# rule groups on both `<component>.enabled` and the rule key (e.g. kubernetes-system-scheduler.yaml:
+# `.Values.kubeScheduler.enabled .Values.defaultRules.rules.kubeSchedulerAlerting`).
+CHART_SCRAPE_VERSION = "88.5.3"
+CHART_SCRAPE_COMPONENTS: dict[str, tuple[bool, tuple[str, ...]]] = {
+    # The API server is scraped through the `kubernetes` Service, which EKS serves.
+    "kubeApiServer": (True, ()),
+    # Kubelets on the worker nodes, through the operator-managed kubelet Service.
+    "kubelet": (True, ("kubelet",)),
+    # CoreDNS (the EKS add-on) serves metrics on 9153 in its pods.
+    "coreDns": (True, ()),
+    "kubeStateMetrics": (True, ("kubeStateMetrics",)),
+    "nodeExporter": (True, ("nodeExporterAlerting", "nodeExporterRecording")),
+    # Managed control plane: no pods in kube-system to scrape.
+    "kubeControllerManager": (False, ("kubeControllerManager",)),
+    "kubeScheduler": (False, ("kubeSchedulerAlerting", "kubeSchedulerRecording")),
+    "kubeEtcd": (False, ("etcd",)),
+    # EKS's kube-proxy add-on binds metrics to 127.0.0.1:10249 and its schema cannot change that.
+    "kubeProxy": (False, ("kubeProxy",)),
+}
+
+
+def test_the_scrape_table_describes_the_pinned_chart() -> None:
+    # A chart upgrade must re-read the chart's components before this table is trusted again.
+    assert versions.KUBE_PROMETHEUS_STACK[1] == CHART_SCRAPE_VERSION
+
+
+def _enabled(values: dict[str, Any], *path: str) -> bool:
+    """The chart's effective boolean at `path`: ours if set, else the chart default (true)."""
+    node: Any = values
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return True
+        node = node[key]
+    return bool(node)
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_no_scrape_job_or_rule_targets_what_eks_does_not_expose(stack: str) -> None:
+    values = kps(synth_stack(stack))
+    reachable = []
+    for component, (on_eks, rule_keys) in CHART_SCRAPE_COMPONENTS.items():
+        if on_eks:
+            reachable.append(component)
+            continue
+        assert not _enabled(values, component, "enabled"), f"{component} is scraped on EKS"
+        for key in rule_keys:
+            assert not _enabled(values, "defaultRules", "rules", key), f"defaultRules.rules.{key} is on"
+    # What EKS does expose stays monitored, KubeAPIDown and the kubelet rules included.
+    for component in reachable:
+        assert _enabled(values, component, "enabled"), f"{component} was switched off"
+        for key in CHART_SCRAPE_COMPONENTS[component][1]:
+            assert _enabled(values, "defaultRules", "rules", key), key
+    assert _enabled(values, "kubernetesServiceMonitors", "enabled")
+    assert _enabled(values, "defaultRules", "create")
+
+
 # ---------------------------------------------------------------------------------------------
 # Alertmanager
 
