@@ -11,7 +11,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components import versions
 from components._addons import AFTER_NODES, BEFORE_NODES, addons, gp3_storage_class
@@ -20,7 +20,15 @@ from components._model import Model, in_production
 from components._nodegroups import NodeGroupArgs, Taint, node_groups, node_role, service_trust
 from components.network import check_retention
 
-__all__ = ["ADMIN_POLICY_ARN", "EksCluster", "EksClusterArgs", "NodeGroupArgs", "Taint"]
+__all__ = [
+    "ADMIN_POLICY_ARN",
+    "READ_ONLY_POLICY_ARN",
+    "RUNNER_CIDRS_LATER",
+    "EksCluster",
+    "EksClusterArgs",
+    "NodeGroupArgs",
+    "Taint",
+]
 
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
@@ -30,7 +38,22 @@ DEFAULT_LOG_TYPES: tuple[LogType, ...] = ("api", "audit", "authenticator")
 #: The EKS access policy that makes a principal cluster-admin (EKS user guide, access policies).
 ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
+#: What the read-only role (previews, `pulumi preview --refresh`, the drift check) gets. A refresh
+#: reads every object the stack manages: Secrets (the app's and monitoring's, and the Secrets in
+#: which Helm stores each release), the cluster-scoped Namespaces and StorageClass, and the
+#: prometheus-operator custom resources. AmazonEKSViewPolicy lists a fixed set of built-in API
+#: groups and leaves Secrets out, so a refresh would fail with 403 on them; AmazonEKSAdminViewPolicy
+#: grants get/list/watch on every resource of every API group (custom resources and Secrets
+#: included) and no write verb. EKS user guide, "Review access policy permissions":
+#: https://docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html
+READ_ONLY_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
+
+#: Validation context key: the deploy runners' egress CIDRs will be added to the public endpoint's
+#: allowlist when the program runs (a stack sets it when its config names a bootstrap stack).
+RUNNER_CIDRS_LATER = "runnerCidrsLater"
+
 _PRINCIPAL = r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"
+_ROLE = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
 _WORLD = ("0.0.0.0/0", "::/0")
 
 
@@ -53,14 +76,16 @@ class EksClusterArgs(Model):
     endpoint_public_access: bool = Field(
         default=False,
         description=(
-            "Expose the API server on the internet. Default: off (private endpoint only, reached "
-            "from inside the VPC); when on, `publicAccessCidrs` must list who may reach it."
+            "Expose the API server on the internet as well as in the VPC. Default: off (private "
+            "endpoint only, reached from inside the VPC). When on, only `publicAccessCidrs` and the "
+            "deploy runners' egress CIDRs (from the bootstrap stack, see README) may reach it."
         ),
     )
     public_access_cidrs: list[str] = Field(
         default=[],
         description=(
-            "CIDRs allowed to reach a public endpoint. Default: none. Production refuses 0.0.0.0/0."
+            "CIDRs allowed to reach a public endpoint, besides the deploy runners' egress CIDRs "
+            "the stack adds from its bootstrap stack. Default: none. Production refuses 0.0.0.0/0."
         ),
     )
     log_types: list[LogType] = Field(
@@ -82,18 +107,42 @@ class EksClusterArgs(Model):
             "with yearly rotation on."
         ),
     )
+    deploy_role_arn: str | None = Field(
+        default=None,
+        pattern=_ROLE,
+        description=(
+            "IAM role the deploy pipeline runs `pulumi up` as; it gets cluster-admin "
+            "(AmazonEKSClusterAdminPolicy) through an EKS access entry, and everything this "
+            "program puts on the cluster waits for that entry. Default: the ARN the caller passes "
+            "(the stack takes it from its bootstrap stack's `deployRoleArns`, else "
+            "`arn:aws:iam::<account>:role/lmagent-infra-deploy-<stack>`)."
+        ),
+    )
+    read_only_role_arn: str | None = Field(
+        default=None,
+        pattern=_ROLE,
+        description=(
+            "IAM role previews and the drift check run as; it gets AmazonEKSAdminViewPolicy (read "
+            "everything, Secrets and custom resources included; write nothing) so "
+            "`pulumi preview --refresh` can read what the stack manages. Default: the ARN the "
+            "caller passes (the stack takes it from its bootstrap stack's `readOnlyRoleArn`, else "
+            "`arn:aws:iam::<account>:role/lmagent-infra-readonly`); none if neither is given."
+        ),
+    )
     admin_principal_arns: list[str] = Field(
         default=[],
         description=(
-            "IAM roles/users given cluster-admin through EKS access entries. Default: none besides "
-            "the identity that creates the cluster (see `bootstrapCreatorAdmin`)."
+            "Break-glass IAM roles/users given cluster-admin through EKS access entries (e.g. the "
+            "platform team's SSO role). Default: none besides the deploy role."
         ),
     )
     bootstrap_creator_admin: bool = Field(
-        default=True,
+        default=False,
         description=(
-            "Give the identity running `pulumi up` cluster-admin, so this same program can create "
-            "the objects on the cluster. Default: on. Changing it replaces the cluster."
+            "Also give the identity that creates the cluster a hidden cluster-admin grant. Default: "
+            "off; access is only what the access entries above list. EKS reads this only at "
+            "creation: changing it on an existing cluster REPLACES the cluster (new control plane, "
+            "every object on it recreated)."
         ),
     )
     support_type: Literal["STANDARD", "EXTENDED"] = Field(
@@ -118,9 +167,11 @@ class EksClusterArgs(Model):
             except ValueError:
                 raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
         public = info.data.get("endpoint_public_access")
-        if public and not value:
+        later = isinstance(info.context, dict) and info.context.get(RUNNER_CIDRS_LATER)
+        if public and not value and not later:
             raise ValueError(
-                "must list the CIDRs allowed to reach the public endpoint when endpointPublicAccess is true"
+                "must list the CIDRs allowed to reach the public endpoint when endpointPublicAccess is "
+                "true (or set lmagent-infra:bootstrapStack so the deploy runners' egress CIDRs are used)"
             )
         if not public and value:
             raise ValueError("is set but endpointPublicAccess is false: set both or neither")
@@ -153,6 +204,22 @@ class EksClusterArgs(Model):
             )
         return value
 
+    @model_validator(mode="after")
+    def _one_entry_per_principal(self) -> EksClusterArgs:
+        # EKS allows one access entry per principal: a role listed twice would fail the deploy.
+        named = [("deployRoleArn", self.deploy_role_arn), ("readOnlyRoleArn", self.read_only_role_arn)]
+        named += [(f"adminPrincipalArns[{i}]", a) for i, a in enumerate(self.admin_principal_arns)]
+        seen: dict[str, str] = {}
+        for key, arn in named:
+            if arn is None:
+                continue
+            if arn in seen:
+                raise ValueError(
+                    f"{key} repeats {arn} (already {seen[arn]}): EKS allows one access entry per principal"
+                )
+            seen[arn] = key
+        return self
+
     @field_validator("node_groups")
     @classmethod
     def _group_names(cls, value: dict[str, NodeGroupArgs]) -> dict[str, NodeGroupArgs]:
@@ -165,6 +232,31 @@ class EksClusterArgs(Model):
 def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:
     oidcs = identities[0].oidcs or []
     return str(oidcs[0].issuer)
+
+
+def allowlist(static: Sequence[str], runners: Sequence[str]) -> list[str]:
+    """The public endpoint's allowlist: `static` (from config, already validated) then the deploy
+    runners' egress CIDRs, each once. Raises ValueError on a bad or world-open runner CIDR, and on
+    an empty list, which EKS would read as 0.0.0.0/0."""
+    for cidr in runners:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"EksCluster: runner egress CIDR {cidr!r} is not a CIDR such as 203.0.113.10/32"
+            ) from None
+        if network.prefixlen == 0:
+            raise ValueError(
+                f"EksCluster: runner egress CIDR {cidr!r} opens the API endpoint to the world; the "
+                "bootstrap stack's runnerEgressCidrs must be its NAT gateways' addresses (/32)"
+            )
+    cidrs = list(dict.fromkeys([*static, *runners]))
+    if not cidrs:
+        raise ValueError(
+            "EksCluster: endpointPublicAccess is on but no CIDR may reach it (publicAccessCidrs and the "
+            "runners' egress CIDRs are empty); EKS would open it to 0.0.0.0/0"
+        )
+    return cidrs
 
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, Any]:
@@ -219,8 +311,23 @@ class EksCluster(pulumi.ComponentResource):
         cluster_name: str | None = None,
         tags: Mapping[str, str] | None = None,
         protect: bool = True,
+        deploy_role_arn: pulumi.Input[str] | None = None,
+        read_only_role_arn: pulumi.Input[str] | None = None,
+        runner_cidrs: pulumi.Input[Sequence[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`deploy_role_arn` and `read_only_role_arn` are used where `args` names no role (the
+        stack derives them); `runner_cidrs`, the deploy runners' egress CIDRs, join
+        `args.public_access_cidrs` on the public endpoint's allowlist when it is on."""
+        deploy_role_arn = args.deploy_role_arn or deploy_role_arn
+        read_only_role_arn = args.read_only_role_arn or read_only_role_arn
+        if deploy_role_arn is None and not args.bootstrap_creator_admin:
+            # Checked before anything registers: the program itself could not reach the cluster.
+            raise ValueError(
+                "EksCluster: deployRoleArn is unset and bootstrapCreatorAdmin is false, so nobody "
+                "(not even this program) could use the cluster; set deployRoleArn to the role "
+                "`pulumi up` runs as, or pass deploy_role_arn="
+            )
         super().__init__("lmagent:components:EksCluster", name, None, opts)
         self._name = name
         self._tags = {**(tags or {}), "component": "cluster"}
@@ -296,7 +403,13 @@ class EksCluster(pulumi.ComponentResource):
                     subnet_ids=private_subnet_ids,
                     endpoint_private_access=True,
                     endpoint_public_access=public,
-                    public_access_cidrs=args.public_access_cidrs if public else None,
+                    public_access_cidrs=(
+                        pulumi.Output.all(args.public_access_cidrs, runner_cidrs or []).apply(
+                            lambda a: allowlist(a[0], a[1])
+                        )
+                        if public
+                        else None
+                    ),
                 ),
                 encryption_config=aws.eks.ClusterEncryptionConfigArgs(
                     resources=["secrets"],
@@ -331,24 +444,16 @@ class EksCluster(pulumi.ComponentResource):
         self.oidc_provider_arn = oidc.arn
         self.cluster_name = cluster.name
 
+        # Who may use the cluster: access entries only (authentication mode API), nothing hidden.
+        deploy_access = (
+            self._access(f"{name}-deploy", cluster.name, deploy_role_arn, ADMIN_POLICY_ARN)
+            if deploy_role_arn is not None
+            else None
+        )
+        if read_only_role_arn is not None:
+            self._access(f"{name}-readonly", cluster.name, read_only_role_arn, READ_ONLY_POLICY_ARN)
         for i, principal in enumerate(args.admin_principal_arns):
-            entry = aws.eks.AccessEntry(
-                f"{name}-admin-{i}",
-                aws.eks.AccessEntryArgs(
-                    cluster_name=cluster.name, principal_arn=principal, type="STANDARD", tags=self._tags
-                ),
-                opts=child,
-            )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{i}-policy",
-                aws.eks.AccessPolicyAssociationArgs(
-                    cluster_name=cluster.name,
-                    principal_arn=principal,
-                    policy_arn=ADMIN_POLICY_ARN,
-                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
-            )
+            self._access(f"{name}-admin-{i}", cluster.name, principal, ADMIN_POLICY_ARN)
 
         nodes_role, nodes_policies = node_role(name, self._tags, self)
         early = addons(
@@ -390,10 +495,16 @@ class EksCluster(pulumi.ComponentResource):
         )
         # Everything on the cluster goes through this provider: it never reads the machine's
         # kubeconfig or current context.
+        # Everything on the cluster waits, through this provider, for nodes to run it on and for
+        # the deploy role's access: the kubeconfig alone only waits for the control plane, and
+        # `pulumi up` (running as the deploy role) gets 401 until its access policy is associated.
+        ready: list[pulumi.Resource] = [*groups.values()]
+        if deploy_access is not None:
+            ready.append(deploy_access)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(kubeconfig=self.kubeconfig, enable_server_side_apply=True),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
         )
         gp3_storage_class(name, provider=self.provider, depends_on=[late["aws-ebs-csi-driver"]], parent=self)
         self.register_outputs(
@@ -406,6 +517,33 @@ class EksCluster(pulumi.ComponentResource):
                 "nodeRoleArn": self.node_role_arn,
                 "kubeconfig": self.kubeconfig,
             }
+        )
+
+    def _access(
+        self,
+        name: str,
+        cluster_name: pulumi.Input[str],
+        principal: pulumi.Input[str],
+        policy_arn: str,
+    ) -> aws.eks.AccessPolicyAssociation:
+        """An access entry for `principal` and the cluster-wide access policy `policy_arn`."""
+        entry = aws.eks.AccessEntry(
+            name,
+            aws.eks.AccessEntryArgs(
+                cluster_name=cluster_name, principal_arn=principal, type="STANDARD", tags=self._tags
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return aws.eks.AccessPolicyAssociation(
+            f"{name}-policy",
+            aws.eks.AccessPolicyAssociationArgs(
+                cluster_name=cluster_name,
+                # From the entry, so the association waits for it.
+                principal_arn=entry.principal_arn,
+                policy_arn=policy_arn,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def irsa_role(

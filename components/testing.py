@@ -250,7 +250,10 @@ class _Mocks(_mocks.Mocks):
         if typ.startswith("pulumi:providers:"):
             return f"{name}-provider-id", inputs
         if typ == "pulumi:pulumi:StackReference":
-            return name, _stack_reference_outputs(self.world, name)
+            # The engine reads the stack named by the `name` input (`stack_name=`), which defaults
+            # to the resource's name.
+            stack_name = str(inputs.get("name") or name)
+            return stack_name, _stack_reference_outputs(self.world, stack_name)
         state = dict(inputs)
         if typ.startswith("aws:"):
             state |= _aws_outputs(self.world, typ, name, inputs)

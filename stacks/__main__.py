@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,9 @@ from typing import Any
 import yaml
 
 import stacks
-from components.testing import SECRET, SynthResult, synth
+from components.testing import ACCOUNT_ID, SECRET, SynthResult, synth
 from stacks._output import OutputDirError, check_out_dir, write
-from stacks.config import ConfigError, referenced_secrets
+from stacks.config import ConfigError, Environment, referenced_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,6 +116,30 @@ def _blank_secure(value: Any) -> Any:
     return value
 
 
+#: The egress address synth gives the deploy runners (TEST-NET-3, RFC 5737: never a real host).
+OFFLINE_RUNNER_CIDR = "203.0.113.10/32"
+
+
+def offline_stack_references(project: str, stack: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Stand-ins for the outputs of the bootstrap stack the config names (none if it names none).
+
+    `pulumi up` reads the real stack; offline there is none, so synth fabricates outputs of the
+    shape the bootstrap project exports: roles named as it names them, in the mock account, and a
+    documentation-range runner address.
+    """
+    name = config.get(f"{project}:bootstrapStack")
+    if not name:
+        return {}
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/{project}"
+    return {
+        str(name): {
+            "deployRoleArns": {env: f"{role}-deploy-{env}" for env in typing.get_args(Environment)},
+            "readOnlyRoleArn": f"{role}-readonly",
+            "runnerEgressCidrs": [OFFLINE_RUNNER_CIDR],
+        }
+    }
+
+
 def run_stack(stack: str, root: Path = ROOT, found: StackFile | None = None) -> SynthResult:
     """Run the program `pulumi up --stack STACK` runs, offline, and return what it declared."""
     found = found or load_stack_file(stack, root)
@@ -125,6 +150,7 @@ def run_stack(stack: str, root: Path = ROOT, found: StackFile | None = None) -> 
         stack=stack,
         config=config,
         secret_keys=secret_keys,
+        stack_references=offline_stack_references(project, stack, config),
     )
 
 

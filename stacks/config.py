@@ -28,7 +28,7 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from components._model import ENVIRONMENT, Model, SecretName
 from components.app import AppServiceArgs, check_apps
-from components.cluster import EksClusterArgs
+from components.cluster import RUNNER_CIDRS_LATER, EksClusterArgs
 from components.image import ContainerImageArgs
 from components.monitoring import MonitoringArgs
 from components.network import NetworkArgs
@@ -40,6 +40,7 @@ PROJECT = "lmagent-infra"
 Environment = Literal["staging", "production"]
 
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_QUALIFIED_STACK = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 class StackConfig(Model):
@@ -63,6 +64,18 @@ class StackConfig(Model):
     tags: dict[str, str] = Field(
         default={},
         description="Extra AWS tags on every resource, merged over project/stack/component/managed-by.",
+    )
+    bootstrap_stack: str | None = Field(
+        default=None,
+        description=(
+            "The bootstrap stack of this account, as `<organization>/<project>/<stack>` (with the "
+            "S3 backend: `organization/lmagent-infra-bootstrap/<stack>`). When set, the cluster's "
+            "deploy and read-only roles and the deploy runners' egress CIDRs (added to the public "
+            "endpoint's allowlist) are read from its outputs `deployRoleArns`, `readOnlyRoleArn` "
+            "and `runnerEgressCidrs`. Default: none; the roles are then "
+            "`arn:aws:iam::<account>:role/lmagent-infra-deploy-<stack>` and "
+            "`.../lmagent-infra-readonly`, and no runner CIDRs are added."
+        ),
     )
     network: NetworkArgs = Field(
         default_factory=NetworkArgs,
@@ -105,6 +118,16 @@ class StackConfig(Model):
             "`grafanaAdminPassword`, `alertmanagerSlackWebhook`, `alertmanagerPagerdutyRoutingKey`."
         ),
     )
+
+    @field_validator("bootstrap_stack")
+    @classmethod
+    def _stack_name_is_qualified(cls, value: str | None) -> str | None:
+        if value is not None and not _QUALIFIED_STACK.match(value):
+            raise ValueError(
+                "must name a stack fully as <organization>/<project>/<stack>, e.g. "
+                "organization/lmagent-infra-bootstrap/staging"
+            )
+        return value
 
     @field_validator("tags")
     @classmethod
@@ -177,9 +200,8 @@ def load(stack: str | None = None) -> Settings:
         "keep secrets in their own keys and name them from the section"
         for key in sorted(secret_keys & {f.alias or n for n, f in StackConfig.model_fields.items()})
     )
-    environment = raw.get("environment", "production")
     try:
-        config = StackConfig.model_validate(raw, context={ENVIRONMENT: environment})
+        config = StackConfig.model_validate(raw, context=validation_context(raw))
     except pydantic.ValidationError as err:
         problems.extend(f"{source}: {line}" for line in explain(err, StackConfig, PROJECT))
         raise ConfigError(problems) from None
@@ -250,12 +272,19 @@ def referenced_secrets(config: Mapping[str, Any], secret_keys: Collection[str] =
         if key.startswith(f"{PROJECT}:") and key not in secret_keys
     }
     try:
-        validated = StackConfig.model_validate(
-            raw, context={ENVIRONMENT: raw.get("environment", "production")}
-        )
+        validated = StackConfig.model_validate(raw, context=validation_context(raw))
     except pydantic.ValidationError:
         return set()
     return {name for _, name in _secret_names(validated)}
+
+
+def validation_context(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What the models' validators need to know about the stack: its environment, and whether the
+    deploy runners' CIDRs will come from a bootstrap stack."""
+    return {
+        ENVIRONMENT: raw.get("environment", "production"),
+        RUNNER_CIDRS_LATER: bool(raw.get("bootstrapStack")),
+    }
 
 
 def _parse(value: str | None) -> Any:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import pulumi
+import pulumi_aws as aws
 
 from components.app import AppService
 from components.cluster import EksCluster
 from components.image import ContainerImage
 from components.monitoring import MonitoringStack
 from components.network import Network
-from stacks.config import Settings
+from stacks.config import PROJECT, Settings
 
 
 def build(settings: Settings) -> None:
@@ -21,6 +25,7 @@ def build(settings: Settings) -> None:
     # so staging and production can share an account.
     cluster_name = cfg.cluster.name or f"{pulumi.get_project()}-{settings.stack}"
     network = Network("network", cfg.network, cluster_name=cluster_name, tags=tags, protect=cfg.protect)
+    access = cluster_access(settings)
     cluster = EksCluster(
         "cluster",
         cfg.cluster,
@@ -28,6 +33,9 @@ def build(settings: Settings) -> None:
         cluster_name=cluster_name,
         tags=tags,
         protect=cfg.protect,
+        deploy_role_arn=access.deploy_role_arn,
+        read_only_role_arn=access.read_only_role_arn,
+        runner_cidrs=access.runner_cidrs,
     )
     pulumi.export("vpcId", network.vpc_id)
     pulumi.export("clusterName", cluster.cluster_name)
@@ -91,6 +99,57 @@ def build(settings: Settings) -> None:
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("region", settings.region)
+
+
+class ClusterAccess(NamedTuple):
+    """Who may use the cluster and from where, as the stack derives it (config's explicit ARNs win
+    inside EksCluster)."""
+
+    deploy_role_arn: pulumi.Input[str]
+    read_only_role_arn: pulumi.Input[str]
+    runner_cidrs: pulumi.Input[Sequence[str]] | None
+
+
+def cluster_access(settings: Settings) -> ClusterAccess:
+    """The deploy role, the read-only role and the deploy runners' egress CIDRs.
+
+    With `bootstrapStack` set, all three are that stack's outputs (`deployRoleArns[<environment>]`,
+    `readOnlyRoleArn`, `runnerEgressCidrs`), so nothing is copied by hand. Without it, the roles
+    follow the bootstrap project's naming in the account the stack deploys to
+    (`<project>-deploy-<stack>`, `<project>-readonly`) and there are no runner CIDRs.
+    """
+    cfg = settings.config
+    explicit_deploy, explicit_read_only = cfg.cluster.deploy_role_arn, cfg.cluster.read_only_role_arn
+    if cfg.bootstrap_stack is not None:
+        # A fixed resource name: the URN stays the same whichever bootstrap stack it reads.
+        ref = pulumi.StackReference("bootstrap", stack_name=cfg.bootstrap_stack)
+        environment, source = cfg.environment, cfg.bootstrap_stack
+
+        def deploy_role(roles: dict[str, str] | None) -> str:
+            if not roles or environment not in roles:
+                raise ValueError(
+                    f"{PROJECT}:bootstrapStack: {source} exports no deployRoleArns[{environment!r}] "
+                    f"(it has {sorted(roles or {})}); run the bootstrap for this environment first"
+                )
+            return str(roles[environment])
+
+        return ClusterAccess(
+            deploy_role_arn=explicit_deploy or ref.require_output("deployRoleArns").apply(deploy_role),
+            read_only_role_arn=explicit_read_only or ref.require_output("readOnlyRoleArn").apply(str),
+            runner_cidrs=ref.require_output("runnerEgressCidrs").apply(lambda c: [str(x) for x in c or []]),
+        )
+    invoke = pulumi.InvokeOutputOptions()
+    account = aws.get_caller_identity_output(opts=invoke).account_id
+    partition = aws.get_partition_output(opts=invoke).partition
+
+    def role(role_name: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat("arn:", partition, ":iam::", account, ":role/", role_name)
+
+    return ClusterAccess(
+        deploy_role_arn=explicit_deploy or role(f"{PROJECT}-deploy-{settings.stack}"),
+        read_only_role_arn=explicit_read_only or role(f"{PROJECT}-readonly"),
+        runner_cidrs=None,
+    )
 
 
 def base_tags(settings: Settings) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pytest
 
 import stacks
 from components.testing import SynthResult, synth
-from stacks.__main__ import read_stack_file, run_stack
+from stacks.__main__ import offline_stack_references, read_stack_file, run_stack
 from stacks.config import ConfigError
 
 STACKS = ("staging", "production")
@@ -47,7 +47,12 @@ def synth_with(
         config[full(k)] = v
         secret_keys = [*secret_keys, full(k)]
     return synth(
-        lambda: stacks.build(stack), project=project, stack=stack, config=config, secret_keys=secret_keys
+        lambda: stacks.build(stack),
+        project=project,
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys,
+        stack_references=offline_stack_references(project, stack, config),
     )
 
 

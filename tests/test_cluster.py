@@ -8,10 +8,18 @@ from typing import Any
 import pulumi
 import pytest
 
+import stacks
 from components import versions
-from components.cluster import ADMIN_POLICY_ARN, EksCluster, EksClusterArgs
+from components.cluster import (
+    ADMIN_POLICY_ARN,
+    READ_ONLY_POLICY_ARN,
+    RUNNER_CIDRS_LATER,
+    EksCluster,
+    EksClusterArgs,
+)
 from components.testing import SECRET, SynthResult, synth
-from tests.conftest import config_problems
+from stacks.__main__ import OFFLINE_RUNNER_CIDR, offline_stack_references, read_stack_file
+from tests.conftest import config_problems, synth_with
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -22,6 +30,9 @@ ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 KEY = "aws:kms/key:Key"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 ADMIN = "arn:aws:iam::123456789012:role/platform-admin"
+DEPLOY = "arn:aws:iam::123456789012:role/deployer"
+ENTRY = "aws:eks/accessEntry:AccessEntry"
+ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 
 
 def only(result: SynthResult, type_token: str) -> dict[str, Any]:
@@ -30,10 +41,19 @@ def only(result: SynthResult, type_token: str) -> dict[str, Any]:
     return found[0]
 
 
-def cluster_alone(args: EksClusterArgs, *, protect: bool = True, loki: bool = False) -> SynthResult:
+def cluster_alone(
+    args: EksClusterArgs, *, protect: bool = True, loki: bool = False, **access: Any
+) -> SynthResult:
+    access = {"deploy_role_arn": DEPLOY, **access}
+
     def program() -> None:
         cluster = EksCluster(
-            "eks", args, private_subnet_ids=["subnet-a", "subnet-b"], cluster_name="demo", protect=protect
+            "eks",
+            args,
+            private_subnet_ids=["subnet-a", "subnet-b"],
+            cluster_name="demo",
+            protect=protect,
+            **access,
         )
         if loki:
             cluster.irsa_role(
@@ -58,8 +78,16 @@ def roles_with_policy(result: SynthResult, arn: str) -> set[str]:
 # --- the control plane, on both stacks ------------------------------------------------------------
 
 
-def test_the_api_endpoint_is_private_only(synthesized: SynthResult) -> None:
+def test_the_api_endpoint_is_private_and_public_only_to_the_deploy_runners(synthesized: SynthResult) -> None:
     vpc = only(synthesized, CLUSTER)["inputs"]["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    # The runners' NAT address, as the bootstrap stack exports it (fabricated offline).
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["publicAccessCidrs"] == [OFFLINE_RUNNER_CIDR]
+
+
+def test_the_endpoint_is_private_only_by_default() -> None:
+    vpc = only(cluster_alone(EksClusterArgs()), CLUSTER)["inputs"]["vpcConfig"]
     assert vpc["endpointPrivateAccess"] is True
     assert vpc["endpointPublicAccess"] is False
     assert "publicAccessCidrs" not in vpc
@@ -272,7 +300,9 @@ def test_the_kubeconfig_authenticates_with_aws_eks_get_token_only() -> None:
 
 def test_the_kubeconfig_output_is_a_secret_and_the_provider_never_sees_plaintext() -> None:
     def program() -> None:
-        cluster = EksCluster("eks", EksClusterArgs(), private_subnet_ids=["s"], cluster_name="demo")
+        cluster = EksCluster(
+            "eks", EksClusterArgs(), private_subnet_ids=["s"], cluster_name="demo", deploy_role_arn=DEPLOY
+        )
         pulumi.export("kubeconfig", cluster.kubeconfig)
 
     result = synth(program, project="p", stack="test")
@@ -308,12 +338,11 @@ def test_irsa_roles_trust_only_the_named_service_account_through_the_clusters_oi
 
 def test_admin_principals_get_access_entries_with_the_cluster_admin_policy() -> None:
     result = cluster_alone(EksClusterArgs(admin_principal_arns=[ADMIN]))
-    entry = only(result, "aws:eks/accessEntry:AccessEntry")
-    association = only(result, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    entry, association = result.named("eks-admin-0"), result.named("eks-admin-0-policy")
     assert entry["inputs"]["principalArn"] == ADMIN
     assert association["inputs"]["policyArn"] == ADMIN_POLICY_ARN
     assert association["inputs"]["accessScope"] == {"type": "cluster"}
-    assert entry["urn"] in association["options"]["dependsOn"]
+    assert entry["urn"] in association["dependencies"]
 
 
 def test_a_public_endpoint_takes_its_allowlist() -> None:
@@ -398,8 +427,10 @@ def test_staging_may_open_the_public_endpoint_to_the_world() -> None:
     assert args.public_access_cidrs == ["0.0.0.0/0"]
 
 
-def test_fails_when_a_public_endpoint_has_no_allowlist() -> None:
-    problems = _problems("staging", {"endpointPublicAccess": True})
+def test_fails_when_a_public_endpoint_has_no_allowlist_and_no_bootstrap_stack() -> None:
+    problems = config_problems(
+        "staging", {"cluster": {"endpointPublicAccess": True}}, remove=("bootstrapStack",)
+    )
     assert any(
         "cluster.publicAccessCidrs: must list the CIDRs allowed to reach the public endpoint" in p
         for p in problems
@@ -443,3 +474,160 @@ def test_fails_when_the_capacity_type_is_unknown(capacity: str) -> None:
     assert any(
         "cluster.nodeGroups.general.capacityType: must be one of 'ON_DEMAND' or 'SPOT'" in p for p in problems
     )
+
+
+# --- who may use the cluster, and from where (issue #14) -----------------------------------------------
+
+READ_ONLY = "arn:aws:iam::123456789012:role/previewer"
+
+
+def access_of(result: SynthResult) -> dict[str, str]:
+    """principal ARN -> the access policy associated with it, cluster-wide."""
+    out: dict[str, str] = {}
+    for association in result.of_type(ASSOCIATION):
+        assert association["inputs"]["accessScope"] == {"type": "cluster"}
+        out[association["inputs"]["principalArn"]] = association["inputs"]["policyArn"]
+    assert {e["inputs"]["principalArn"] for e in result.of_type(ENTRY)} == set(out)
+    return out
+
+
+def test_the_deploy_role_is_cluster_admin_and_the_read_only_role_views_everything(
+    stack: str, synthesized: SynthResult
+) -> None:
+    role = "arn:aws:iam::123456789012:role/lmagent-infra"
+    assert access_of(synthesized) == {
+        f"{role}-deploy-{stack}": ADMIN_POLICY_ARN,
+        f"{role}-readonly": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy",
+    }
+
+
+def test_the_read_only_policy_reads_secrets_and_custom_resources() -> None:
+    # AmazonEKSViewPolicy leaves Secrets out (and with them Helm's release records), so a
+    # `pulumi preview --refresh` of this stack would fail on them; see READ_ONLY_POLICY_ARN.
+    assert READ_ONLY_POLICY_ARN.endswith("/AmazonEKSAdminViewPolicy")
+
+
+def test_no_hidden_admin_for_whoever_creates_the_cluster(synthesized: SynthResult) -> None:
+    access = only(synthesized, CLUSTER)["inputs"]["accessConfig"]
+    assert access["bootstrapClusterCreatorAdminPermissions"] is False
+
+
+def test_the_creator_flag_is_off_by_default_and_says_it_replaces_the_cluster() -> None:
+    field = EksClusterArgs.model_fields["bootstrap_creator_admin"]
+    assert EksClusterArgs().bootstrap_creator_admin is False
+    assert "REPLACES the cluster" in str(field.description)
+
+
+def test_without_a_bootstrap_stack_the_roles_follow_the_bootstrap_naming_in_the_stacks_account(
+    stack: str,
+) -> None:
+    result = synth_with(stack, remove=("bootstrapStack",), overrides={"cluster": {}})
+    role = "arn:aws:iam::123456789012:role/lmagent-infra"  # the mock's caller identity
+    assert set(access_of(result)) == {f"{role}-deploy-{stack}", f"{role}-readonly"}
+    assert result.of_type("pulumi:pulumi:StackReference") == []
+
+
+def test_explicit_role_arns_win_over_the_bootstrap_stack() -> None:
+    result = synth_with(
+        "staging",
+        {"cluster": {"endpointPublicAccess": True, "deployRoleArn": DEPLOY, "readOnlyRoleArn": READ_ONLY}},
+    )
+    assert access_of(result) == {DEPLOY: ADMIN_POLICY_ARN, READ_ONLY: READ_ONLY_POLICY_ARN}
+
+
+def test_break_glass_admins_come_from_config_next_to_the_deploy_role() -> None:
+    result = synth_with(
+        "production", {"cluster": {"endpointPublicAccess": True, "adminPrincipalArns": [ADMIN]}}
+    )
+    access = access_of(result)
+    assert access[ADMIN] == ADMIN_POLICY_ARN
+    assert len(access) == 3
+
+
+def test_everything_on_the_cluster_waits_for_the_deploy_roles_access_and_the_nodes(
+    synthesized: SynthResult,
+) -> None:
+    provider = only(synthesized, K8S_PROVIDER)
+    assert synthesized.named("cluster-deploy-policy")["urn"] in provider["dependencies"]
+    for group in synthesized.of_type(NODE_GROUP):
+        assert group["urn"] in provider["dependencies"]
+
+
+def test_the_runner_cidrs_join_the_configured_allowlist_once() -> None:
+    args = EksClusterArgs(endpoint_public_access=True, public_access_cidrs=["198.51.100.0/24"])
+    result = cluster_alone(args, runner_cidrs=["203.0.113.10/32", "198.51.100.0/24"])
+    assert only(result, CLUSTER)["inputs"]["vpcConfig"]["publicAccessCidrs"] == [
+        "198.51.100.0/24",
+        "203.0.113.10/32",
+    ]
+
+
+def test_the_runner_cidrs_are_ignored_for_a_private_endpoint() -> None:
+    vpc = only(cluster_alone(EksClusterArgs(), runner_cidrs=["203.0.113.10/32"]), CLUSTER)["inputs"][
+        "vpcConfig"
+    ]
+    assert vpc["endpointPublicAccess"] is False and "publicAccessCidrs" not in vpc
+
+
+@pytest.mark.parametrize(
+    ("runners", "message"),
+    [
+        (["0.0.0.0/0"], "opens the API endpoint to the world"),
+        (["runner"], "'runner' is not a CIDR"),
+        ([], "no CIDR may reach it"),
+    ],
+)
+def test_fails_when_the_runner_cidrs_would_open_the_endpoint(runners: list[str], message: str) -> None:
+    args = EksClusterArgs.model_validate({"endpointPublicAccess": True}, context={RUNNER_CIDRS_LATER: True})
+    with pytest.raises(ValueError, match=message):
+        cluster_alone(args, runner_cidrs=runners)
+
+
+def test_fails_when_nobody_could_use_the_cluster() -> None:
+    with pytest.raises(ValueError, match="deployRoleArn is unset and bootstrapCreatorAdmin is false"):
+        cluster_alone(EksClusterArgs(), deploy_role_arn=None)
+
+
+def test_the_creator_alone_may_run_the_program_when_asked() -> None:
+    result = cluster_alone(EksClusterArgs(bootstrap_creator_admin=True), deploy_role_arn=None)
+    assert result.of_type(ENTRY) == []
+    assert only(result, CLUSTER)["inputs"]["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is True
+
+
+def test_fails_when_a_principal_is_listed_twice() -> None:
+    problems = _problems("staging", {"deployRoleArn": ADMIN, "adminPrincipalArns": [ADMIN]})
+    assert any(
+        p.startswith("Pulumi.staging.yaml: lmagent-infra:cluster: adminPrincipalArns[0] repeats")
+        and "(already deployRoleArn)" in p
+        for p in problems
+    ), problems
+
+
+def test_fails_when_a_role_arn_is_not_a_role() -> None:
+    problems = _problems("staging", {"deployRoleArn": "arn:aws:iam::123456789012:user/alice"})
+    assert any("cluster.deployRoleArn" in p and "user/alice" in p for p in problems), problems
+
+
+def test_fails_when_the_bootstrap_stack_has_no_role_for_the_environment() -> None:
+    project, stack = "lmagent-infra", "staging"
+    config = {**read_stack_file(stack)[1]}
+    refs = offline_stack_references(project, stack, config)
+    name = config[f"{project}:bootstrapStack"]
+    refs[name] = {**refs[name], "deployRoleArns": {"production": DEPLOY}}
+    with pytest.raises(ValueError, match=r"exports no deployRoleArns\['staging'\]"):
+        synth(
+            lambda: stacks.build(stack),
+            project=project,
+            stack=stack,
+            config=config,
+            secret_keys=[k for k in config if config[k] == SECRET],
+            stack_references=refs,
+        )
+
+
+def test_fails_when_the_bootstrap_stack_is_not_a_full_stack_name() -> None:
+    problems = config_problems("staging", {"bootstrapStack": "lmagent-infra-bootstrap"})
+    assert any(
+        "lmagent-infra:bootstrapStack: must name a stack fully as <organization>/<project>/<stack>" in p
+        for p in problems
+    ), problems

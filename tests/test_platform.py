@@ -123,13 +123,31 @@ def documented_settings() -> list[str]:
     return [key for row in rows for key in re.findall(r"`([a-zA-Z.]+)`", row.split("|")[1])]
 
 
+def stack_settings(stack: str) -> dict[str, Any]:
+    """Every leaf setting a stack file holds under `lmagent-infra:`, by dotted key."""
+    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    leaves: dict[str, Any] = {}
+    for key, value in config.items():
+        if key.startswith("lmagent-infra:"):
+            for k in leaf_keys(value, key):
+                leaves[k.removeprefix("lmagent-infra:")] = _leaf(config[key], k.split(".")[1:])
+    return leaves
+
+
+def _leaf(value: Any, path: list[str]) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
 def test_every_setting_staging_changes_is_documented_in_the_readme_table() -> None:
-    config = yaml.safe_load((REPO / "Pulumi.staging.yaml").read_text())["config"]
+    staging, production = stack_settings("staging"), stack_settings("production")
+    # What both stacks set alike (e.g. the access path, up to the stack's own name) is not a
+    # difference of staging's.
     changed = [
-        k.removeprefix("lmagent-infra:")
-        for key, value in config.items()
-        if key.startswith("lmagent-infra:")
-        for k in leaf_keys(value, key)
+        k
+        for k, v in staging.items()
+        if k not in production or str(production[k]).replace("production", "staging") != str(v)
     ]
     documented = documented_settings()
     undocumented = [k for k in changed if not any(k == d or k.startswith(d + ".") for d in documented)]
@@ -137,9 +155,15 @@ def test_every_setting_staging_changes_is_documented_in_the_readme_table() -> No
     assert undocumented == []
 
 
-def test_production_sets_nothing_but_its_region_and_environment() -> None:
+def test_production_sets_nothing_but_its_region_environment_and_access_path() -> None:
     config = yaml.safe_load((REPO / "Pulumi.production.yaml").read_text())["config"]
-    assert set(config) == {"aws:region", "lmagent-infra:environment"}
+    assert set(config) == {
+        "aws:region",
+        "lmagent-infra:environment",
+        "lmagent-infra:bootstrapStack",
+        "lmagent-infra:cluster",
+    }
+    assert config["lmagent-infra:cluster"] == {"endpointPublicAccess": True}
 
 
 def test_diff_shows_the_documented_differences_and_names_the_rest() -> None:
