@@ -301,6 +301,10 @@ class EksCluster(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
+    addons: dict[str, aws.eks.Addon]
+    """The managed add-ons by name, for what must wait for one (cluster DNS: `coredns`)."""
+    storage_class: k8s.storage.v1.StorageClass
+    """The default encrypted gp3 StorageClass; anything with a volume waits for it."""
 
     def __init__(
         self,
@@ -506,7 +510,10 @@ class EksCluster(pulumi.ComponentResource):
             k8s.ProviderArgs(kubeconfig=self.kubeconfig, enable_server_side_apply=True),
             opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
         )
-        gp3_storage_class(name, provider=self.provider, depends_on=[late["aws-ebs-csi-driver"]], parent=self)
+        self.addons = {**early, **late}
+        self.storage_class = gp3_storage_class(
+            name, provider=self.provider, depends_on=[late["aws-ebs-csi-driver"]], parent=self
+        )
         self.register_outputs(
             {
                 "clusterName": self.cluster_name,

@@ -102,11 +102,18 @@ class MonitoringStack(pulumi.ComponentResource):
         irsa: IrsaRoleFactory | None = None,
         tags: Mapping[str, str] | None = None,
         protect: bool = True,
+        cluster_dns: pulumi.Resource | None = None,
+        storage_class: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`secret(name)` returns the value of a secret config key named by `args` (a Pulumi
         secret); `irsa` is required when Loki stores logs in S3; `protect` protects and retains
         everything holding monitoring data (the namespace, the releases with volumes, the bucket).
+
+        `cluster_dns` (the coredns add-on) is what every release's pods need to become ready, and
+        `storage_class` (the StorageClass named by `args.storage_class`) what the releases with
+        volumes need to bind them: each release waits for what it needs, and nothing else here
+        does (the Loki bucket and key need neither).
         """
         super().__init__("lmagent:components:MonitoringStack", name, None, opts)
         if args.logs.storage == "s3" and irsa is None:
@@ -115,6 +122,8 @@ class MonitoringStack(pulumi.ComponentResource):
                 "pass one (e.g. from EksCluster.irsa_role) or use storage 'filesystem'"
             )
         self._name, self._args, self._provider = name, args, provider
+        self._dns = [cluster_dns] if cluster_dns is not None else []
+        self._storage = [storage_class] if storage_class is not None else []
         self._tags = {**(tags or {}), "component": "monitoring"}
         endpoints = values.Endpoints(args.namespace)
         keep = {"protect": protect, "retain_on_delete": protect}
@@ -141,7 +150,7 @@ class MonitoringStack(pulumi.ComponentResource):
             values.KPS_RELEASE,
             namespace,
             values.kube_prometheus_stack(args, environment, endpoints),
-            depends_on=secrets,
+            depends_on=[*secrets, *self._storage],
             protect=protect,
             retain_on_delete=protect,
         )
@@ -163,6 +172,7 @@ class MonitoringStack(pulumi.ComponentResource):
             values.LOKI_RELEASE,
             namespace,
             values.loki(args, bucket=bucket, region=region, role_arn=role_arn),
+            depends_on=self._storage,
             protect=protect,
             retain_on_delete=protect,
         )
@@ -288,7 +298,10 @@ class MonitoringStack(pulumi.ComponentResource):
                 cleanup_on_fail=True,
             ),
             opts=self._k8s_opts(
-                depends_on=depends_on or [], protect=protect, retain_on_delete=retain_on_delete
+                # Every release runs pods that resolve service names before they are ready.
+                depends_on=[*self._dns, *(depends_on or [])],
+                protect=protect,
+                retain_on_delete=retain_on_delete,
             ),
         )
 

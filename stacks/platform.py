@@ -59,6 +59,8 @@ def build(settings: Settings) -> None:
         ),
         tags=tags,
         protect=cfg.protect,
+        cluster_dns=cluster.addons["coredns"],
+        storage_class=cluster.storage_class,
     )
     pulumi.export("grafanaUrl", monitoring.grafana_url)
     pulumi.export("prometheusUrl", monitoring.prometheus_url)
