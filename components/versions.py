@@ -56,3 +56,28 @@ OPENTELEMETRY_COLLECTOR = (
 JAEGER = ("jaeger", "4.14.1", "https://jaegertracing.github.io/helm-charts")
 #: The collector image the chart runs; the k8s distribution has OTLP in/out, batch, memory_limiter.
 OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-k8s"
+
+# --- Operators whose custom resources the stacks declare (issue #19) -------------------------
+# tests/crds/ holds the openAPIV3Schema of each of their CRDs at these versions (tests/_crds.py
+# says where each comes from and how to regenerate it); tests/test_crds.py fails when a pin here
+# and that data disagree.
+
+#: Karpenter v1.14.1 (aws/karpenter-provider-aws, Aug 2026). Its compatibility matrix
+#: (website/content/en/docs/upgrading/compatibility.md) needs Karpenter >= 1.6 for Kubernetes 1.34.
+#: Both charts are published at the application's version; install the CRD chart on its own,
+#: since Helm never upgrades what a chart ships in crds/.
+KARPENTER_CRD = ("karpenter-crd", "1.14.1", "oci://public.ecr.aws/karpenter")
+KARPENTER = ("karpenter", KARPENTER_CRD[1], "oci://public.ecr.aws/karpenter")
+#: External Secrets Operator chart 2.9.0 (application v2.9.0, Aug 2026; external-secrets.io/v1
+#: API). The project supports only its newest minor release (docs/introduction/stability-support.md,
+#: whose test matrix for 2.9 lists Kubernetes 1.36; 2.0 to 2.6 list 1.34-1.35).
+EXTERNAL_SECRETS = ("external-secrets", "2.9.0", "https://charts.external-secrets.io")
+#: AWS Load Balancer Controller chart 3.5.0 = controller v3.5.0 (aws/eks-charts, Aug 2026); the
+#: eks-charts release tag that first carries it, where its CRDs are read from:
+AWS_LOAD_BALANCER_CONTROLLER = ("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")
+AWS_LOAD_BALANCER_CONTROLLER_CHARTS_TAG = "v0.0.242"
+#: Kyverno chart 3.9.0 = Kyverno v1.19.0 (Aug 2026; its CI workflows at that tag run kind clusters
+#: of Kubernetes 1.33 to 1.36, 1.34.3 among them). The chart is released from the application's
+#: tag, named here because the CRDs are read from it:
+KYVERNO = ("kyverno", "3.9.0", "https://kyverno.github.io/kyverno")
+KYVERNO_APP_VERSION = "v1.19.0"

@@ -1,9 +1,8 @@
 """Every Kubernetes object both stacks declare passes kubernetes-validate and checkov; app golden files.
 
-Custom resources are not in kubernetes-validate's schemas, and the prometheus-operator CRD schemas
-are not available offline here: PrometheusRules are checked with `promtool check rules` instead,
-and ServiceMonitors by the structure the tests in test_app.py assert. Any other custom resource
-kind fails the test until it has a validator.
+Custom resources are not in kubernetes-validate's schemas: tests/test_crds.py checks each against
+the strict schema of its pinned CRD (and PrometheusRules also pass `promtool check rules` here).
+Any other custom resource kind fails the test until its CRD is pinned in tests/_crds.py.
 
 Golden files: `tests/golden/<stack>/` holds the rendered manifests of the stack's apps (what the
 AppService components declare), one file per object as `python -m stacks synth` writes them. A
@@ -26,13 +25,14 @@ import yaml
 from components.testing import SynthResult
 from components.versions import KUBERNETES_VERSION
 from stacks._output import manifest_filename, write
+from tests._crds import CRDS
 from tests._tools import REPO, run
 from tests.conftest import STACKS, synth_stack, synth_with
 
 GOLDEN = Path(__file__).parent / "golden"
 CHECKOV_CONFIG = REPO / ".checkov.yaml"
-# Kinds outside the Kubernetes OpenAPI schemas, and how each is validated instead.
-CUSTOM_KINDS = {"PrometheusRule": "promtool check rules", "ServiceMonitor": "structure (test_app.py)"}
+# Kinds outside the Kubernetes OpenAPI schemas: each is validated against its CRD in test_crds.py.
+CUSTOM_KINDS = {kind for _, _, kind in CRDS}
 
 
 def _write_manifests(result: SynthResult, out: Path) -> Path:
