@@ -2,6 +2,7 @@
 
     python -m stacks synth STACK [--out DIR]   # default DIR: build/STACK
     python -m stacks diff STACK_A STACK_B
+    python -m stacks cost STACK | cost diff A B | cost readme   # see stacks/cost/cli.py
 
 Exit status: 0 on success, 2 on bad configuration (one line per problem on stderr, nothing written).
 """
@@ -264,6 +265,19 @@ def _short(value: Any) -> str:
 # Main
 
 
+def _command_index(argv: Sequence[str]) -> int | None:
+    """Where the sub-command's name is: the first word that is not a global option or its value."""
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--project-dir":
+            i += 2
+        elif argv[i].startswith("-"):
+            i += 1
+        else:
+            return i
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -274,14 +288,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_diff = sub.add_parser("diff", help="show what differs between two stacks")
     p_diff.add_argument("a")
     p_diff.add_argument("b")
+    sub.add_parser("cost", help="monthly cost of a stack (python -m stacks cost --help)", add_help=False)
     parser.add_argument(
         "--project-dir",
         type=Path,
         default=ROOT,
         help="directory holding Pulumi.yaml and the stack files (default: this repository)",
     )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    command_at = _command_index(argv)
+    if command_at is not None and argv[command_at] == "cost":
+        # `cost` has its own parser (and --help): hand it everything after the word.
+        argv, rest = argv[: command_at + 1], argv[command_at + 1 :]
     args = parser.parse_args(argv)
     root: Path = args.project_dir
+    if args.command == "cost":
+        from stacks.cost.cli import main as cost_main  # loaded only for this command
+
+        return cost_main(rest, root)
 
     try:
         if args.command == "synth":
