@@ -61,10 +61,9 @@ def summary_lines(e: Estimate) -> Iterator[str]:
         yield f"{component:<{width}}{money(fixed):>12}{money(usage):>12}{money(fixed + usage):>12}"
     yield f"{'Total':<{width}}{money(e.fixed):>12}{money(e.usage):>12}{money(e.total):>12}"
     yield ""
-    yield (
-        f"{USAGE_MARK} usage-based: figures from the usage file, not from what the stack declares. "
-        f"{len(e.resources)} resources priced, {len(e.free)} free, {len(e.unpriced)} unpriced."
-    )
+    # Counts of free resources are left out: they change with every IAM role or ConfigMap added,
+    # which would make the README's generated figures stale without any cost changing.
+    yield f"{USAGE_MARK} usage-based: figures from the usage file, not from what the stack declares."
     for typ, name in e.unpriced:
         yield f"unpriced: {typ} {name} (no entry in stacks/cost/registry.py)"
 
