@@ -9,6 +9,7 @@ import pulumi
 
 from components import versions
 from components._monitoring_args import MonitoringArgs, Resources
+from components.alerts import SIGNAL
 
 #: Grafana's dashboard sidecar loads every ConfigMap carrying this label, in any namespace.
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
@@ -129,6 +130,14 @@ def alertmanager_config(args: MonitoringArgs, environment: str) -> dict[str, Any
 
     Prometheus stamps `environment` on every alert (external label), so a page only leaves the
     environment it is configured in, whatever rules another stack shares.
+
+    One incident, one page. The apps' alerts carry a `signal` label (`errors`, `latency`,
+    `restarts`) and, for SLO burns, `slo`. An error spike fires `HighErrorRate` and the fast burn
+    of the SLO counting 5xx (the SLO rules already drop the burn alerts of another SLO on the same
+    errors): the burn silences `HighErrorRate` of the same service and signal. Which of the two
+    fires first depends on the spike's size, so the pager also groups an app's alerts by service:
+    whichever comes first opens the incident and the other joins it (PagerDuty keys an incident
+    by the group), instead of opening a second one.
     """
     am = args.alertmanager
     routes: list[dict[str, Any]] = [
@@ -160,6 +169,8 @@ def alertmanager_config(args: MonitoringArgs, environment: str) -> dict[str, Any
                 "matchers": [f'severity =~ "{severities}"', f'environment = "{environment}"'],
                 # Paged alerts are also posted to chat, where the incident is discussed.
                 "continue": True,
+                # An app's alerts, one incident per service whatever their names.
+                "routes": [{"matchers": [f'{SIGNAL} =~ ".+"'], "group_by": ["namespace", "service"]}],
             }
         )
         receivers.append(
@@ -205,6 +216,13 @@ def alertmanager_config(args: MonitoringArgs, environment: str) -> dict[str, Any
                 "source_matchers": ['severity = "critical"', 'slo =~ ".+"'],
                 "target_matchers": ['severity = "warning"', 'slo =~ ".+"'],
                 "equal": ["namespace", "service", "slo"],
+            },
+            {
+                # A fast burn of an SLO silences the runbook's threshold alerts (no `slo` label)
+                # on the same signal of the same service: HighErrorRate under an errors SLO's burn.
+                "source_matchers": ['severity = "critical"', 'slo =~ ".+"', f'{SIGNAL} =~ ".+"'],
+                "target_matchers": ['slo = ""', f'{SIGNAL} =~ ".+"'],
+                "equal": ["namespace", "service", SIGNAL],
             },
         ],
         "receivers": receivers,

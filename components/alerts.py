@@ -11,6 +11,7 @@ from components._model import Model
 
 __all__ = [
     "SERVER_ERRORS",
+    "SIGNAL",
     "AlertThresholds",
     "PromDuration",
     "app_alert_groups",
@@ -25,6 +26,10 @@ _UNIT_SECONDS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 
 # Kubernetes object names (RFC 1123 labels): also safe to embed in PromQL strings and regexes.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+# The label naming an alert's symptom (`errors`, `latency`, `restarts`), shared by the runbook's
+# alerts and the SLO burn alerts; Alertmanager's inhibitions and paging groups read it.
+SIGNAL = "signal"
 
 # Every 5xx answer is an error for the runbook's error-rate alert and the default ratio SLIs.
 SERVER_ERRORS = 'status=~"5.."'
@@ -113,8 +118,10 @@ def app_alert_groups(
     """The runbook's alerts for one app: `HighErrorRate`, `HighLatency` and `PodCrashLooping`.
 
     Returns one rule group (a `PrometheusRule`'s `spec.groups`, or a rule file's `groups`).
-    Every alert carries `severity`, `service` and `namespace` labels and `summary`,
-    `description` and `runbook_url` (`<runbook_base_url>/<AlertName>`) annotations.
+    Every alert carries `severity`, `service`, `namespace` and `signal` labels and `summary`,
+    `description` and `runbook_url` (`<runbook_base_url>/<AlertName>`) annotations. `signal`
+    (`errors`, `latency`, `restarts`) names the symptom, as the SLO burn alerts do, so that
+    Alertmanager can keep one page per symptom of a service.
     A service with no traffic matches no alert: divisions are guarded by `> 0` totals.
     """
     check_name("service", service)
@@ -131,13 +138,18 @@ def app_alert_groups(
     win = t.rate_window
 
     def alert(
-        name: str, expr: str, for_: str, severity: str, summary: str, description: str
+        name: str, signal: str, expr: str, for_: str, severity: str, summary: str, description: str
     ) -> dict[str, Any]:
         return {
             "alert": name,
             "expr": expr,
             "for": for_,
-            "labels": {"severity": severity, "service": service, "namespace": namespace},
+            "labels": {
+                "severity": severity,
+                "service": service,
+                "namespace": namespace,
+                SIGNAL: signal,
+            },
             "annotations": {
                 "summary": summary,
                 "description": description,
@@ -171,6 +183,7 @@ def app_alert_groups(
             "rules": [
                 alert(
                     "HighErrorRate",
+                    "errors",
                     error_ratio,
                     t.error_for,
                     "critical",
@@ -180,6 +193,7 @@ def app_alert_groups(
                 ),
                 alert(
                     "HighLatency",
+                    "latency",
                     latency,
                     t.latency_for,
                     "warning",
@@ -190,6 +204,7 @@ def app_alert_groups(
                 ),
                 alert(
                     "PodCrashLooping",
+                    "restarts",
                     restarts,
                     t.crash_for,
                     "critical",

@@ -19,9 +19,17 @@ on 10 days.
 Burn-rate alerts (Google SRE workbook, multi-window multi-burn-rate): for a 30d window the
 factors are page 14.4 (5m and 1h) and 6 (30m and 6h), ticket 3 (2h and 1d) and 1 (6h and 3d); a
 factor `f` held for the long window `L` spends `f * L / 30d` of the budget (14.4 over 1h: 2%).
-For another window `W` each factor is scaled to spend the same share of that window's budget:
-`f_W = f_30d * W / 30d` (7d: page 3.36 and 1.4, ticket 0.7 and 0.233). The alert threshold on
-the error ratio is `f_W * (1 - target)`.
+For another window `W` each factor is scaled to spend the same share of that window's budget,
+`f_W = f_30d * W / 30d`, but never below 1: a burn rate under 1 meets the objective, so alerting
+on it is noise (7d: page 3.36 and 1.4, ticket 1 and 1 where the scaling gives 0.7 and 0.233).
+The alert threshold on the error ratio is `f_W * (1 - target)`.
+
+One symptom, one alert: SLOs of a service that count the same events as errors (the runbook's
+`availability` and `error_rate` both count 5xx) alert on the same error ratios. When every
+threshold of one of them is at or above the matching threshold of another, its alert can only
+fire while the other's already does, so it gets none (its recordings and dashboard stay). Every
+burn alert carries a `signal` label (`errors` for ratio SLIs, `latency` for threshold SLIs), the
+same the runbook's alerts carry, so Alertmanager can tell which alerts report one symptom.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ import yaml
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
 
 from components._model import Model
-from components.alerts import SERVER_ERRORS, check_name, duration_seconds, selector
+from components.alerts import SERVER_ERRORS, SIGNAL, check_name, duration_seconds, selector
 
 __all__ = [
     "CONTRACT_BUCKETS",
@@ -57,6 +65,7 @@ CONTRACT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3,
 ALERT_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 _REFERENCE_DAYS = 30  # the window the SRE workbook's factors are defined for
+_MIN_BURN = 1.0  # at or below this burn rate the objective is met: no alert
 _PAGE = (("5m", "1h", 14.4), ("30m", "6h", 6.0))
 _TICKET = (("2h", "1d", 3.0), ("6h", "3d", 1.0))
 
@@ -256,9 +265,47 @@ def error_ratio_record(window: str) -> str:
 
 
 def burn_factors(window: str) -> dict[str, float]:
-    """Burn-rate factors per alert window pair, scaled to `window`: `f_30d * window / 30d`."""
+    """Burn-rate factors per alert window pair, scaled to `window` (`f_30d * window / 30d`) and
+    raised to 1 where the scaling would go below it."""
+    return {f"{short}/{long}": _factor(f, window) for short, long, f in (*_PAGE, *_TICKET)}
+
+
+def _factor(reference: float, window: str) -> float:
     scale = duration_seconds(window) / (_REFERENCE_DAYS * 86400)
-    return {f"{short}/{long}": f * scale for short, long, f in (*_PAGE, *_TICKET)}
+    return max(reference * scale, _MIN_BURN)
+
+
+def _thresholds(slo: Slo, tiers: tuple[tuple[str, str, float], ...]) -> list[float]:
+    """The error ratios a burn alert of `slo` compares with, one per tier."""
+    return [_factor(f, slo.window) * slo.error_budget for _, _, f in tiers]
+
+
+def _signal(slo: Slo) -> str:
+    return "errors" if isinstance(slo.sli, RatioSli) else "latency"
+
+
+def _sli_identity(slo: Slo) -> tuple[object, ...]:
+    """What an SLO counts as an error: equal identities mean equal error ratios."""
+    sli = slo.sli
+    if isinstance(sli, RatioSli):
+        return ("ratio", re.sub(r"\s+", "", sli.error_selector))
+    return ("threshold", sli.metric, round(sli.threshold, 9))
+
+
+def _covered_by(slo: Slo, slos: Sequence[Slo], tiers: tuple[tuple[str, str, float], ...]) -> Slo | None:
+    """An SLO of `slos` on the same errors whose alert on `tiers` fires whenever `slo`'s would:
+    every threshold at or below `slo`'s (on a tie, the one listed first keeps its alert)."""
+    mine = _thresholds(slo, tiers)
+    names = [s.name for s in slos]
+    for other in slos:
+        if other.name == slo.name or _sli_identity(other) != _sli_identity(slo):
+            continue
+        theirs = _thresholds(other, tiers)
+        if all(t <= m for t, m in zip(theirs, mine, strict=True)) and (
+            theirs != mine or names.index(other.name) < names.index(slo.name)
+        ):
+            return other
+    return None
 
 
 def _num(value: float) -> str:
@@ -299,16 +346,16 @@ def _burn_alert(
     sel: str,
     runbook_base_url: str | None,
 ) -> dict[str, Any]:
-    scale = duration_seconds(slo.window) / (_REFERENCE_DAYS * 86400)
     budget = slo.error_budget
     clauses = []
-    for short, long, factor in pairs:
-        threshold = factor * scale * budget
+    for (short, long, _), threshold in zip(pairs, _thresholds(slo, pairs), strict=True):
         clauses.append(
             f"({error_ratio_record(short)}{sel} > {_num(threshold)}"
             f" and {error_ratio_record(long)}{sel} > {_num(threshold)})"
         )
-    speeds = ", or ".join(f"{f * scale:.3g}x over {short} and {long}" for short, long, f in pairs)
+    speeds = ", or ".join(
+        f"{_factor(f, slo.window):.3g}x over {short} and {long}" for short, long, f in pairs
+    )
     annotations = {
         "summary": f"{labels['service']}: SLO {slo.name} is burning its error budget ({severity})",
         "description": (
@@ -322,7 +369,7 @@ def _burn_alert(
     return {
         "alert": name,
         "expr": " or ".join(clauses),
-        "labels": {**labels, "severity": severity},
+        "labels": {**labels, "severity": severity, SIGNAL: _signal(slo)},
         "annotations": annotations,
     }
 
@@ -342,9 +389,11 @@ def slo_rule_groups(
     `slo:current_burn_rate:ratio` (5m ratio / budget), `slo:period_burn_rate:ratio` and
     `slo:period_error_budget_remaining:ratio` (1 - period burn rate; negative when overspent).
     Alerts `ErrorBudgetBurnFast` (severity critical, page) and `ErrorBudgetBurnSlow` (warning,
-    ticket), labelled `slo`, `service`, `namespace`, `severity`. Rules of a group are evaluated
-    in order, so each reads the ratios recorded in the same evaluation. `buckets` are the
-    histogram's bounds that latency thresholds must be one of (default: the contract's).
+    ticket), labelled `slo`, `service`, `namespace`, `severity` and `signal`; an SLO whose alert
+    another SLO of the list on the same errors covers (see the module docstring) gets none.
+    Rules of a group are evaluated in order, so each reads the ratios recorded in the same
+    evaluation. `buckets` are the histogram's bounds that latency thresholds must be one of
+    (default: the contract's).
     """
     check_name("service", service)
     check_name("namespace", namespace)
@@ -381,11 +430,11 @@ def slo_rule_groups(
         ]
         for rule in rules:
             rule["labels"] = dict(labels)
-        rules.append(
-            _burn_alert("ErrorBudgetBurnFast", "critical", _PAGE, slo, labels, sel, runbook_base_url)
-        )
-        rules.append(
-            _burn_alert("ErrorBudgetBurnSlow", "warning", _TICKET, slo, labels, sel, runbook_base_url)
-        )
+        for alert, severity, tiers in (
+            ("ErrorBudgetBurnFast", "critical", _PAGE),
+            ("ErrorBudgetBurnSlow", "warning", _TICKET),
+        ):
+            if _covered_by(slo, slos, tiers) is None:
+                rules.append(_burn_alert(alert, severity, tiers, slo, labels, sel, runbook_base_url))
         groups.append({"name": f"{service}-slo-{slo.name}", "rules": rules})
     return groups

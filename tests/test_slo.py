@@ -190,13 +190,22 @@ def test_burn_factors_are_the_workbooks_for_30_days() -> None:
     assert burn_factors("30d") == pytest.approx({"5m/1h": 14.4, "30m/6h": 6, "2h/1d": 3, "6h/3d": 1})
 
 
-def test_burn_factors_spend_the_same_budget_share_in_a_7_day_window() -> None:
-    long_hours = {"5m/1h": 1, "30m/6h": 6, "2h/1d": 24, "6h/3d": 72}
+def test_burn_factors_spend_the_same_budget_share_in_a_7_day_window_but_never_go_below_1() -> None:
     monthly, weekly = burn_factors("30d"), burn_factors("7d")
-    assert weekly == pytest.approx({"5m/1h": 3.36, "30m/6h": 1.4, "2h/1d": 0.7, "6h/3d": 7 / 30})
-    for pair, hours in long_hours.items():
+    # Scaled, the tickets would be 0.7 and 0.233: alerts while the objective is being met.
+    assert weekly == pytest.approx({"5m/1h": 3.36, "30m/6h": 1.4, "2h/1d": 1, "6h/3d": 1})
+    for pair, hours in {"5m/1h": 1, "30m/6h": 6}.items():
         # factor x long window / SLO window = share of the budget spent before alerting
         assert weekly[pair] * hours / (7 * 24) == pytest.approx(monthly[pair] * hours / (30 * 24))
+
+
+@pytest.mark.parametrize("window", ["4d", "7d", "14d", "28d", "30d", "90d"])
+def test_no_burn_rate_alert_fires_below_burn_rate_1(window: str) -> None:
+    slo = _slo(window=window, target=99)
+    for alert in ("ErrorBudgetBurnFast", "ErrorBudgetBurnSlow"):
+        # threshold / budget is the burn rate each clause fires above
+        burn_rates = [t / 0.01 for t in _thresholds(_alert(_groups([slo]), "availability", alert)["expr"])]
+        assert min(burn_rates) >= 1 - 1e-9, (window, alert, burn_rates)
 
 
 def test_each_slo_records_every_window_and_its_budget() -> None:
@@ -230,9 +239,9 @@ def test_recording_rules_carry_slo_service_and_namespace_labels() -> None:
                 }
 
 
-def test_alerts_carry_slo_service_severity_labels() -> None:
+def test_alerts_carry_slo_service_severity_and_signal_labels() -> None:
     groups = _groups(runbook_base_url="https://runbooks.example.com")
-    for slo in ("availability", "latency", "error_rate"):
+    for slo, signal in (("availability", "errors"), ("latency", "latency")):
         page = _alert(groups, slo, "ErrorBudgetBurnFast")
         ticket = _alert(groups, slo, "ErrorBudgetBurnSlow")
         assert page["labels"] == {
@@ -240,9 +249,49 @@ def test_alerts_carry_slo_service_severity_labels() -> None:
             "service": "lmagent-api",
             "namespace": "lmagent",
             "severity": "critical",
+            "signal": signal,
         }
         assert ticket["labels"]["severity"] == "warning"
         assert page["annotations"]["runbook_url"].endswith("/ErrorBudgetBurnFast")
+
+
+def test_the_runbooks_error_rate_slo_adds_no_alert_to_availability_which_counts_the_same_errors() -> None:
+    groups = _groups()
+    assert [r["alert"] for r in _group(groups, "error_rate") if "alert" in r] == []
+    # Its recordings stay: the SLO dashboard shows its budget.
+    assert any(
+        r.get("record") == "slo:period_error_budget_remaining:ratio" for r in _group(groups, "error_rate")
+    )
+    # Alone, it alerts.
+    (alone,) = _groups([default_slos()[2]])
+    assert [r["alert"] for r in alone["rules"] if "alert" in r] == [
+        "ErrorBudgetBurnFast",
+        "ErrorBudgetBurnSlow",
+    ]
+
+
+def test_slos_on_different_errors_or_with_a_lower_threshold_somewhere_keep_their_alerts() -> None:
+    def alerts(slos: list[Slo]) -> dict[str, list[str]]:
+        return {
+            g["name"].removeprefix("lmagent-api-slo-"): [r["alert"] for r in g["rules"] if "alert" in r]
+            for g in _groups(slos)
+        }
+
+    both = ["ErrorBudgetBurnFast", "ErrorBudgetBurnSlow"]
+    strict = _slo(name="strict", target=99.9, window="30d")
+    # Other errors: 429s count too.
+    throttled = _slo(
+        name="throttled", target=99, window="7d", sli={"type": "ratio", "errorSelector": 'status=~"5..|429"'}
+    )
+    assert alerts([strict, throttled]) == {"strict": both, "throttled": both}
+    # Same errors over 4 days at 99.5%: its page thresholds (1.92 x 0.5% and 1 x 0.5%) are below
+    # strict's (1.44% and 0.6%), its ticket thresholds (0.5%) above strict's (0.3% and 0.1%): each
+    # keeps the alert the other does not cover.
+    short = _slo(name="short", target=99.5, window="4d")
+    assert alerts([strict, short]) == {"strict": ["ErrorBudgetBurnSlow"], "short": ["ErrorBudgetBurnFast"]}
+    # Two identical SLOs: the first listed keeps its alerts.
+    twin = _slo(name="twin", target=99.9, window="30d")
+    assert alerts([strict, twin]) == {"strict": both, "twin": []}
 
 
 def test_the_window_ratio_averages_the_5m_series() -> None:
@@ -267,14 +316,17 @@ def test_burn_thresholds_are_factor_times_budget() -> None:
         0.001,
         0.001,
     ]
-    assert _thresholds(_alert(groups, "error_rate", "ErrorBudgetBurnFast")["expr"]) == [
+    weekly = _groups([default_slos()[2]])
+    assert _thresholds(_alert(weekly, "error_rate", "ErrorBudgetBurnFast")["expr"]) == [
         0.0336,
         0.0336,
         0.014,
         0.014,
     ]
-    slow_weekly = _thresholds(_alert(groups, "error_rate", "ErrorBudgetBurnSlow")["expr"])
-    assert slow_weekly == pytest.approx([0.007, 0.007, 0.01 * 7 / 30, 0.01 * 7 / 30])
+    slow_weekly = _thresholds(
+        _alert(_groups([default_slos()[2]]), "error_rate", "ErrorBudgetBurnSlow")["expr"]
+    )
+    assert slow_weekly == pytest.approx([0.01, 0.01, 0.01, 0.01])
 
 
 def test_burn_alerts_pair_the_workbooks_windows() -> None:
@@ -324,6 +376,15 @@ def test_burn_alerts_page_on_outage_ticket_on_slow_burn_and_stay_silent_when_qui
     (tmp_path / "slo.rules.yml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
     shutil.copy(PROMTOOL_DIR / "slo.test.yml", tmp_path / "slo.test.yml")
     result = run("promtool", "test", "rules", tmp_path / "slo.test.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_a_7_day_slo_is_silent_at_burn_rate_0_9_and_opens_a_ticket_at_1_1(tmp_path: Path) -> None:
+    groups = _groups([default_slos()[2]])
+    (tmp_path / "slo_week.rules.yml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    shutil.copy(PROMTOOL_DIR / "slo_week.test.yml", tmp_path / "slo_week.test.yml")
+    result = run("promtool", "test", "rules", tmp_path / "slo_week.test.yml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
