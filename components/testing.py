@@ -66,7 +66,7 @@ def redact(value: Any) -> Any:
     if _rpc.is_rpc_secret(value):
         return _blank(value["value"])
     if isinstance(value, Mapping):
-        return {str(k): redact(v) for k, v in value.items()}
+        return _sorted_map(value, redact)
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, float) and value.is_integer():
@@ -86,10 +86,19 @@ def _blank(value: Any) -> Any:
     if _rpc.is_rpc_secret(value):
         return _blank(value["value"])
     if isinstance(value, Mapping):
-        return {str(k): _blank(v) for k, v in value.items()}
+        return _sorted_map(value, _blank)
     if isinstance(value, list | tuple):
         return [_blank(v) for v in value]
     return SECRET
+
+
+def _sorted_map(value: Mapping[Any, Any], convert: Callable[[Any], Any]) -> dict[str, Any]:
+    # Every recorded map gets its keys in sorted order: the order a map arrives in is the
+    # protobuf runtime's (protobuf 6's upb hands a Struct's entries over in an order that varies
+    # per process), and what synth writes must be a function of the program and its config alone.
+    # Writers that want a conventional head (a Kubernetes object's apiVersion, kind, metadata,
+    # spec) put it in front of this order.
+    return {str(k): convert(value[k]) for k in sorted(value, key=str)}
 
 
 # ---------------------------------------------------------------------------------------------

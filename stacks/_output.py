@@ -47,9 +47,17 @@ def manifest_filename(obj: dict[str, Any]) -> str:
     return f"{meta.get('namespace') or '_cluster'}--{obj.get('kind')}--{meta.get('name')}.yaml"
 
 
+#: The head of every Kubernetes object as written, in the order manifests are conventionally read.
+K8S_HEAD = ("apiVersion", "kind", "metadata", "spec")
+
+
 def _kubectl_order(obj: dict[str, Any]) -> dict[str, Any]:
-    # apiVersion, kind, metadata first, as every Kubernetes manifest is read.
-    head = [k for k in ("apiVersion", "kind", "metadata") if k in obj]
+    """The object with `K8S_HEAD` first and the other top-level keys sorted.
+
+    Maps below the top level are already sorted: `components.testing` records every map with its
+    keys in order, so no key order in a written file comes from the protobuf runtime.
+    """
+    head = [k for k in K8S_HEAD if k in obj]
     return {k: obj[k] for k in head + sorted(set(obj) - set(head))}
 
 

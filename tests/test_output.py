@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.testing import SynthResult
+from components.testing import SECRET, SynthResult, redact
 from stacks.__main__ import main
-from stacks._output import MARKER, OutputDirError, render, to_yaml, write
+from stacks._output import K8S_HEAD, MARKER, OutputDirError, render, to_yaml, write
 from tests.conftest import synth_stack
 
 TRICKY: dict[str, Any] = {
@@ -181,3 +181,89 @@ def test_files_are_written_with_the_usual_mode(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (out / MARKER).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# ---------------------------------------------------------------------------------------------
+# Key order: a function of the program, not of the order the protobuf runtime hands maps over
+
+
+def reversed_maps(value: Any) -> Any:
+    """`value` with every map's keys in reverse insertion order, at every depth."""
+    if isinstance(value, dict):
+        return {k: reversed_maps(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [reversed_maps(v) for v in value]
+    return value
+
+
+def secret(value: Any) -> dict[str, Any]:
+    """A value as the engine hands a secret over (Pulumi's secret signature)."""
+    return {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": value}
+
+
+ARRIVED: dict[str, Any] = {
+    "data": {"zeta": "1", "alpha": "2"},
+    "metadata": {"namespace": "ns", "name": "app", "labels": {"tier": "web", "app": "a"}},
+    "kind": "Deployment",
+    "status": {"replicas": 2},
+    "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i", "env": []}]}}, "replicas": 2},
+    "apiVersion": "apps/v1",
+    "secretEnv": secret({"TOKEN": "t", "API_KEY": "k"}),
+}
+
+
+def synthesis(inputs: dict[str, Any], values: dict[str, Any]) -> SynthResult:
+    """What synth records for one Kubernetes object and one Helm release, arriving in this order."""
+    resources = [
+        {**_resource("Deployment", "app", {}), "inputs": redact(inputs)},
+        {
+            **_resource("Release", "rel", {}),
+            "type": "kubernetes:helm.sh/v3:Release",
+            "inputs": redact({"name": "rel", "chart": "c", "version": "1", "values": values}),
+        },
+    ]
+    return SynthResult("p", "t", resources, outputs=redact({"b": 1, "a": {"y": 1, "x": 2}}))
+
+
+def test_written_files_do_not_depend_on_the_order_maps_arrive_in():
+    values = {"server": {"resources": {"limits": {"memory": "1Gi", "cpu": "1"}}}, "alertmanager": {}}
+    forward = render(synthesis(ARRIVED, values))
+    backward = render(synthesis(reversed_maps(ARRIVED), reversed_maps(values)))
+    assert forward == backward
+    assert set(forward) == {"manifests/ns--Deployment--app.yaml", "helm/rel.values.yaml", MARKER}
+
+
+def keys_sorted_below(value: Any, where: str = "") -> None:
+    if isinstance(value, dict):
+        assert list(value) == sorted(value), f"keys of {where or 'the document'} are not sorted"
+        for k, v in value.items():
+            keys_sorted_below(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            keys_sorted_below(v, f"{where}[{i}]")
+
+
+def test_a_manifest_reads_apiversion_kind_metadata_spec_then_the_rest_sorted():
+    text = render(synthesis(ARRIVED, {}))["manifests/ns--Deployment--app.yaml"]
+    doc = yaml.safe_load(text)
+    assert list(doc) == [*K8S_HEAD, "data", "secretEnv", "status"]
+    for key, value in doc.items():
+        keys_sorted_below(value, key)
+    assert doc["secretEnv"] == {"API_KEY": SECRET, "TOKEN": SECRET}
+
+
+def test_every_file_of_both_stacks_has_the_canonical_key_order(tmp_path, stack):
+    out = tmp_path / "out"
+    write(synth_stack(stack), out)
+    manifests = sorted((out / "manifests").glob("*.yaml"))
+    values = sorted((out / "helm").glob("*.values.yaml"))
+    assert manifests and values
+    for path in manifests:
+        doc = yaml.safe_load(path.read_text())
+        head = [k for k in doc if k in K8S_HEAD]
+        assert head == [k for k in K8S_HEAD if k in doc] and list(doc)[: len(head)] == head, path.name
+        assert list(doc)[len(head) :] == sorted(list(doc)[len(head) :]), path.name
+        for key, value in doc.items():
+            keys_sorted_below(value, f"{path.name}:{key}")
+    for path in values:
+        keys_sorted_below(yaml.safe_load(path.read_text()), path.name)
