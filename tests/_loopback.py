@@ -12,6 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
+
+from tests._tools import tool
+
+STARTUP_SECONDS = 20  # a bound on a server's start, not a measurement
 
 
 def free_port() -> int:
@@ -65,3 +70,41 @@ def spawner(logs: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     finally:
         for process in reversed(started):
             stop(process)
+
+
+def start_alertmanager(
+    start: Callable[..., subprocess.Popen[bytes]], logs: Path, config: dict[str, Any]
+) -> str:
+    """Run the real Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1 with `config`'s
+    routes and inhibitions and its receivers emptied, so no notification leaves the machine;
+    return its URL once it is ready."""
+    quiet = {**config, "receivers": [{"name": r["name"]} for r in config["receivers"]]}
+    path = logs / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(quiet))
+    port = free_port()
+    start(
+        "alertmanager",
+        [
+            tool("prometheus-alertmanager"),
+            f"--config.file={path}",
+            f"--storage.path={logs / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no peers: a single instance
+        ],
+        cwd=logs,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    wait_for(lambda: httpx.get(f"{url}/-/ready").is_success, "Alertmanager to start", deadline, logs)
+    return url
+
+
+def pages(alerts: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Alertmanager's active (not inhibited, not silenced) alerts routed to the pager, counted per
+    (service, namespace), from its `/api/v2/alerts` answer."""
+    counted: dict[tuple[str, str], int] = {}
+    for a in alerts:
+        if a["status"]["state"] == "active" and "pager" in {r["name"] for r in a["receivers"]}:
+            key = (a["labels"].get("service", ""), a["labels"].get("namespace", ""))
+            counted[key] = counted.get(key, 0) + 1
+    return counted

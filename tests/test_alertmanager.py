@@ -18,8 +18,8 @@ import yaml
 from components.alerts import app_alert_groups
 from components.slo import RatioSli, default_slos, slo_rule_groups
 from components.testing import SynthResult
-from tests._loopback import free_port, spawner, wait_for
-from tests._tools import run, tool
+from tests._loopback import pages, spawner, start_alertmanager
+from tests._tools import run
 from tests.conftest import synth_stack
 
 
@@ -93,7 +93,7 @@ def test_the_watchdog_goes_nowhere(synthesized, tmp_path):
 # set; inhibition needs the other alerts): the real Alertmanager from the same Debian package,
 # on loopback, with the rendered config and its receivers emptied so nothing leaves the machine.
 
-DEADLINE_SECONDS = 20  # a bound on one test, not a measurement
+DEADLINE_SECONDS = 20  # a bound on waiting for Alertmanager's verdict, not a measurement
 SPIKED = (("lmagent-api", "lmagent"), ("orders", "orders"))
 
 
@@ -104,27 +104,7 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
 
 def _start_alertmanager(tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]) -> str:
-    config = alertmanager_config(synth_stack("production"))
-    # Same routes and inhibitions; receivers without integrations, so no notification is sent.
-    config = {**config, "receivers": [{"name": r["name"]} for r in config["receivers"]]}
-    path = tmp_path / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    spawn(
-        "alertmanager",
-        [
-            tool("prometheus-alertmanager"),
-            f"--config.file={path}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",  # no peers: a single instance
-        ],
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    wait_for(lambda: httpx.get(f"{url}/-/ready").is_success, "Alertmanager to start", deadline, tmp_path)
-    return url
+    return start_alertmanager(spawn, tmp_path, alertmanager_config(synth_stack("production")))
 
 
 def _spike_alerts(service: str, namespace: str) -> list[dict[str, str]]:
@@ -166,12 +146,7 @@ def _settled(url: str, posted: int, want: Callable[[list[dict[str, Any]]], bool]
 
 
 def _pages(alerts: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
-    """Active (not inhibited, not silenced) alerts routed to the pager, per (service, namespace)."""
-    return Counter(
-        (a["labels"]["service"], a["labels"]["namespace"])
-        for a in alerts
-        if a["status"]["state"] == "active" and "pager" in {r["name"] for r in a["receivers"]}
-    )
+    return Counter(pages(alerts))
 
 
 def test_an_error_spike_pages_once_per_service(

@@ -16,8 +16,9 @@ import yaml
 
 from components.alerts import AlertThresholds, app_alert_groups
 from components.slo import default_slos, slo_rule_groups
-from tests._loopback import free_port, spawner, wait_for
+from tests._loopback import free_port, pages, spawner, start_alertmanager, wait_for
 from tests._tools import REPO, tool
+from tests.conftest import synth_stack
 
 SERVICE, NAMESPACE = "lmagent-api", "lmagent"
 DEADLINE_SECONDS = 60  # a bound on the whole test, not a measurement
@@ -29,7 +30,7 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         yield start
 
 
-def _write_prometheus_config(tmp_path: Path, app_port: int) -> Path:
+def _write_prometheus_config(tmp_path: Path, app_port: int, alertmanager: str | None = None) -> Path:
     # `for: 1s` instead of the runbook's 5m so the alert leaves `inactive` within the test.
     fast = AlertThresholds(error_for="1s", latency_for="1s", crash_for="1s")
     alerts = app_alert_groups(
@@ -53,22 +54,27 @@ def _write_prometheus_config(tmp_path: Path, app_port: int) -> Path:
             }
         ],
     }
+    if alertmanager is not None:
+        # As in the cluster: every alert leaves Prometheus with the stack's environment label.
+        config["global"]["external_labels"] = {"environment": "production"}
+        config["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": [alertmanager.removeprefix("http://")]}]}]
+        }
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
-def test_prometheus_fires_high_error_rate_and_the_burn_alert_on_a_failing_service(
-    tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
-) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
+def _start(
+    tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]], alertmanager: str | None = None
+) -> tuple[str, str]:
+    """Start the reference service (with its fault endpoint) and a Prometheus scraping it; return
+    both URLs."""
     app_port, prom_port = free_port(), free_port()
-    app_url, prom_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{prom_port}"
-
     env = {**os.environ, "LMAGENT_FAULT_ENDPOINT": "1"}
     argv = [sys.executable, "-m", "uvicorn", "lmagent_api.main:app", "--host", "127.0.0.1"]
     spawn("app", [*argv, "--port", str(app_port)], cwd=REPO / "app", env=env)
-    config = _write_prometheus_config(tmp_path, app_port)
+    config = _write_prometheus_config(tmp_path, app_port, alertmanager)
     spawn(
         "prometheus",
         [
@@ -79,6 +85,14 @@ def test_prometheus_fires_high_error_rate_and_the_burn_alert_on_a_failing_servic
         ],
         cwd=tmp_path,
     )
+    return f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{prom_port}"
+
+
+def test_prometheus_fires_high_error_rate_and_the_burn_alert_on_a_failing_service(
+    tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    app_url, prom_url = _start(tmp_path, spawn)
 
     with httpx.Client(timeout=5) as client:
 
@@ -149,3 +163,40 @@ def test_prometheus_fires_high_error_rate_and_the_burn_alert_on_a_failing_servic
     assert all(a["labels"]["severity"] == "critical" for a in burn)
     # Latency is not degraded: its SLO must not page.
     assert "HighLatency" not in by_name
+
+
+def test_a_failing_service_pages_once_through_the_real_alertmanager(
+    tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    """The generated rules in a real Prometheus, sending to the real Alertmanager with the
+    production stack's routes and inhibitions: an error spike is one paging alert."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    config = synth_stack("production").named("monitoring-kube-prometheus-stack")["inputs"]["values"]
+    am_url = start_alertmanager(spawn, tmp_path, config["alertmanager"]["config"])
+    app_url, _ = _start(tmp_path, spawn, alertmanager=am_url)
+
+    with httpx.Client(timeout=5) as client:
+        wait_for(lambda: client.get(f"{app_url}/health").is_success, "the service", deadline, tmp_path)
+
+        def drive_and_read() -> list[dict[str, Any]] | None:
+            for _ in range(8):
+                client.get(f"{app_url}/fault/500")
+            for _ in range(2):
+                client.get(f"{app_url}/api/v1/items/1")
+            alerts: list[dict[str, Any]] = client.get(f"{am_url}/api/v2/alerts").json()
+            names = {a["labels"]["alertname"] for a in alerts}
+            # Both have reached Alertmanager and it has made up its mind about them.
+            if {"HighErrorRate", "ErrorBudgetBurnFast"} <= names and pages(alerts) == {
+                (SERVICE, NAMESPACE): 1
+            }:
+                return alerts
+            return None
+
+        alerts = wait_for(drive_and_read, "one page in Alertmanager", deadline, tmp_path)
+
+    by_name = {
+        a["labels"]["alertname"]: a for a in alerts if a["labels"]["alertname"] != "ErrorBudgetBurnFast"
+    }
+    assert by_name["HighErrorRate"]["status"]["state"] == "suppressed"
+    burns = [a for a in alerts if a["labels"]["alertname"] == "ErrorBudgetBurnFast"]
+    assert [(a["labels"]["slo"], a["status"]["state"]) for a in burns] == [("availability", "active")]
