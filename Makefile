@@ -79,3 +79,18 @@ bench-instructions: dev-deps
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+
+# The whole stack on a laptop (README, "The stack on a laptop"): writes compose.yaml's files to
+# build/local/ and starts it. Needs a container engine with Docker Compose v2.
+.PHONY: local local-check
+local: deps
+	$(BIN)/python -m stacks local
+	@command -v docker >/dev/null 2>&1 || { \
+	  echo "make local: needs a container engine with Docker Compose v2 (docker compose); none found" >&2; exit 1; }
+	docker compose up --build
+
+# Offline checks of the local environment: the Compose specification schema (check-jsonschema's
+# vendored copy), promtool, amtool, Grafana provisioning. `make test` runs them too
+# (tests/test_local.py).
+local-check: dev-deps
+	$(BIN)/python -m stacks local --check

@@ -81,3 +81,23 @@ AWS_LOAD_BALANCER_CONTROLLER_CHARTS_TAG = "v0.0.242"
 #: tag, named here because the CRDs are read from it:
 KYVERNO = ("kyverno", "3.9.0", "https://kyverno.github.io/kyverno")
 KYVERNO_APP_VERSION = "v1.19.0"
+
+# --- Local environment (compose.yaml, `make local`; issue: cost and local) --------------------
+
+#: Images of the local Docker Compose environment (`python -m stacks local` writes compose.yaml
+#: from these). Releases of the same projects the cluster's charts deploy; each is a published tag
+#: of the image's official repository (Docker Hub), the latest of its line when pinned here:
+#: prometheus v3.5 is Prometheus' long-term-support line; Jaeger 2.x is v2 (v1 ended in 2025).
+#: Pin by digest (`name:tag@sha256:...`) once `docker buildx imagetools inspect` can be run.
+LOCAL_IMAGES: dict[str, str] = {
+    "postgres": "postgres:17.5-alpine",
+    "prometheus": "prom/prometheus:v3.5.0",
+    "alertmanager": "prom/alertmanager:v0.28.1",
+    "grafana": "grafana/grafana:12.1.0",
+    "loki": "grafana/loki:3.5.0",
+    "alloy": "grafana/alloy:v1.10.0",
+    "otel-collector": f"{OTEL_COLLECTOR_IMAGE}:0.130.0",
+    "jaeger": "jaegertracing/jaeger:2.8.0",
+    # Only to hand the shared log directory to the app's user before the app starts.
+    "busybox": "busybox:1.37.0",
+}

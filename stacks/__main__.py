@@ -3,6 +3,7 @@
     python -m stacks synth STACK [--out DIR]   # default DIR: build/STACK
     python -m stacks diff STACK_A STACK_B
     python -m stacks cost STACK | cost diff A B | cost readme   # see stacks/cost/cli.py
+    python -m stacks local [--check]                            # see stacks/local.py
 
 Exit status: 0 on success, 2 on bad configuration (one line per problem on stderr, nothing written).
 """
@@ -289,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_diff.add_argument("a")
     p_diff.add_argument("b")
     sub.add_parser("cost", help="monthly cost of a stack (python -m stacks cost --help)", add_help=False)
+    sub.add_parser("local", help="compose.yaml and its files for the stack on a laptop", add_help=False)
     parser.add_argument(
         "--project-dir",
         type=Path,
@@ -298,8 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     rest: list[str] = []
     command_at = _command_index(argv)
-    if command_at is not None and argv[command_at] == "cost":
-        # `cost` has its own parser (and --help): hand it everything after the word.
+    if command_at is not None and argv[command_at] in ("cost", "local"):
+        # These have their own parsers (and --help): hand them everything after the word.
         argv, rest = argv[: command_at + 1], argv[command_at + 1 :]
     args = parser.parse_args(argv)
     root: Path = args.project_dir
@@ -307,6 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stacks.cost.cli import main as cost_main  # loaded only for this command
 
         return cost_main(rest, root)
+    if args.command == "local":
+        from stacks.local import main as local_main  # loaded only for this command
+
+        return local_main(rest, root)
 
     try:
         if args.command == "synth":
