@@ -345,6 +345,7 @@ def _burn_alert(
     labels: dict[str, str],
     sel: str,
     runbook_base_url: str | None,
+    covers: Sequence[Slo] = (),
 ) -> dict[str, Any]:
     budget = slo.error_budget
     clauses = []
@@ -356,12 +357,18 @@ def _burn_alert(
     speeds = ", or ".join(
         f"{_factor(f, slo.window):.3g}x over {short} and {long}" for short, long, f in pairs
     )
+    # The SLOs whose alerts this one stands for are named, so their budgets are not forgotten.
+    also = "".join(
+        f" It also stands for SLO {c.name} ({c.target:g}% over {c.window}), which counts the same "
+        "errors and would alert no sooner."
+        for c in covers
+    )
     annotations = {
         "summary": f"{labels['service']}: SLO {slo.name} is burning its error budget ({severity})",
         "description": (
             f"SLO {slo.name} ({slo.target:g}% over {slo.window}, error budget "
             f"{_num(budget * 100)}%): error ratio {{{{ $value | humanizePercentage }}}} over the "
-            f"short window; fires when the budget burns faster than {speeds}. {slo.description}"
+            f"short window; fires when the budget burns faster than {speeds}.{also} {slo.description}"
         ).strip(),
     }
     if runbook_base_url:
@@ -435,6 +442,7 @@ def slo_rule_groups(
             ("ErrorBudgetBurnSlow", "warning", _TICKET),
         ):
             if _covered_by(slo, slos, tiers) is None:
-                rules.append(_burn_alert(alert, severity, tiers, slo, labels, sel, runbook_base_url))
+                covers = [o for o in slos if getattr(_covered_by(o, slos, tiers), "name", None) == slo.name]
+                rules.append(_burn_alert(alert, severity, tiers, slo, labels, sel, runbook_base_url, covers))
         groups.append({"name": f"{service}-slo-{slo.name}", "rules": rules})
     return groups

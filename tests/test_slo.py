@@ -258,6 +258,12 @@ def test_alerts_carry_slo_service_severity_and_signal_labels() -> None:
 def test_the_runbooks_error_rate_slo_adds_no_alert_to_availability_which_counts_the_same_errors() -> None:
     groups = _groups()
     assert [r["alert"] for r in _group(groups, "error_rate") if "alert" in r] == []
+    # The alert that covers it says so.
+    assert (
+        "It also stands for SLO error_rate (99% over 7d)"
+        in (_alert(groups, "availability", "ErrorBudgetBurnFast")["annotations"]["description"])
+    )
+    assert "stands for" not in _alert(groups, "latency", "ErrorBudgetBurnFast")["annotations"]["description"]
     # Its recordings stay: the SLO dashboard shows its budget.
     assert any(
         r.get("record") == "slo:period_error_budget_remaining:ratio" for r in _group(groups, "error_rate")
