@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
@@ -10,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components import versions
 
-__all__ = ["BEFORE_NODES", "addons", "gp3_storage_class"]
+__all__ = ["BEFORE_NODES", "CONFIGURATION", "addons", "gp3_storage_class"]
 
 #: DaemonSets nodes need to become Ready (pod networking, service routing, Pod Identity): these
 #: are created before the node groups. The others run as Deployments and would report DEGRADED
@@ -26,6 +27,13 @@ _IRSA = {
         "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
     ),
 }
+
+#: Add-on configuration (`aws eks describe-addon-configuration` schema). The VPC CNI enforces
+#: NetworkPolicies only when asked: without this every policy the stack declares is inert. The
+#: value is the string "true" (aws/amazon-vpc-cni-k8s v1.21.1, charts/aws-vpc-cni/values.yaml
+#: `enableNetworkPolicy: "false"`, rendered into the aws-node ConfigMap and the node agent's
+#: `--enable-network-policy` flag); EKS user guide, "cni-network-policy-configure".
+CONFIGURATION: dict[str, dict[str, str]] = {"vpc-cni": {"enableNetworkPolicy": "true"}}
 
 IrsaFactory = Callable[..., aws.iam.Role]
 
@@ -54,6 +62,9 @@ def addons(
                 addon_name=addon,
                 addon_version=versions.EKS_ADDONS[addon],
                 service_account_role_arn=role_arn,
+                configuration_values=(
+                    json.dumps(CONFIGURATION[addon], sort_keys=True) if addon in CONFIGURATION else None
+                ),
                 # This program owns the add-ons' configuration: a hand edit on the cluster is
                 # drift to revert, and PRESERVE would leave a version running other than the one
                 # pinned here. On create, OVERWRITE adopts any self-managed copy.

@@ -3,8 +3,8 @@
 For one app it declares a Pod-Security-restricted Namespace (optional), a ServiceAccount (IRSA role
 when given), a ConfigMap of plain env and a Secret of secret env, a hardened Deployment, a
 ClusterIP Service, a HorizontalPodAutoscaler, a PodDisruptionBudget, default-deny plus allow
-NetworkPolicies, a ServiceMonitor, a PrometheusRule (the runbook alerts and SLO burn-rate rules)
-and Grafana dashboards as ConfigMaps.
+NetworkPolicies (the deny covers the whole namespace when the app creates it), a ServiceMonitor,
+a PrometheusRule (the runbook alerts and SLO burn-rate rules) and Grafana dashboards as ConfigMaps.
 
 How secret changes reach the pods: the Secret keeps a stable name and the container reads it
 through `secretKeyRef`, which Kubernetes resolves only when a container starts. A checksum of the
@@ -322,11 +322,16 @@ class AppService(pulumi.ComponentResource):
 
     def _network_policies(self) -> None:
         name, net = self._name, k8s.networking.v1
+        # The app that creates the namespace denies all traffic to and from every pod in it; an app
+        # in a namespace it does not own denies only its own pods', leaving the owner's choices be.
+        # The allow policy below (and each app's own) opens what is needed.
+        whole = self._args.create_namespace
         net.NetworkPolicy(
             f"{name}-deny-all",
-            metadata=self._metadata(f"{name}-default-deny"),
+            metadata=self._metadata("default-deny" if whole else f"{name}-default-deny"),
             spec=net.NetworkPolicySpecArgs(
-                pod_selector=self._selector_args(), policy_types=["Ingress", "Egress"]
+                pod_selector=_meta.LabelSelectorArgs() if whole else self._selector_args(),
+                policy_types=["Ingress", "Egress"],
             ),
             opts=self._opts(),
         )

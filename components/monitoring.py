@@ -22,6 +22,10 @@ What it declares, in the namespace `monitoring` (all charts pinned in `component
   `OTEL_EXPORTER_OTLP_ENDPOINT`) exporting to Jaeger v2 over OTLP; Jaeger keeps traces in memory
   or in OpenSearch (see `TracingArgs.storage` for why not Badger).
 
+Network: the namespace denies all traffic by default and allows what the stack uses (apps' OTLP to
+the collector, Prometheus' scrapes, the operator's webhook, HTTPS to the API server and AWS; see
+components/_monitoring_network.py); the cluster's VPC CNI enforces it.
+
 Pod Security: the namespace enforces `privileged`, because Alloy mounts the node's `/var/log` as a
 hostPath volume, which `baseline` forbids; `warn` and `audit` stay at `baseline` so anything else
 that drifts from it is still reported. Logs could be tailed through the API server instead
@@ -52,6 +56,7 @@ from components._monitoring_args import (
     Resources,
     TracingArgs,
 )
+from components._monitoring_network import NETWORK_POLICIES, network_policies
 
 __all__ = [
     "AlertmanagerArgs",
@@ -142,6 +147,7 @@ class MonitoringStack(pulumi.ComponentResource):
             opts=self._k8s_opts(**keep),
         )
         namespace = ns.metadata.apply(lambda m: str(m.name))
+        self._network_policies(namespace)
         secrets = self._secrets(namespace, secret)
 
         kps = self._release(
@@ -234,6 +240,19 @@ class MonitoringStack(pulumi.ComponentResource):
 
     def _aws_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    def _network_policies(self, namespace: pulumi.Input[str]) -> None:
+        """Default deny for the whole namespace, plus what the stack's traffic needs
+        (components/_monitoring_network.py says what and why)."""
+        for role, spec in network_policies().items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{self._name}-{role}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=NETWORK_POLICIES[role], namespace=namespace, labels=self._labels("network-policy")
+                ),
+                spec=spec,
+                opts=self._k8s_opts(),
+            )
 
     def _secrets(
         self, namespace: pulumi.Input[str], secret: Callable[[str], pulumi.Input[str]]

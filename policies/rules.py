@@ -47,6 +47,7 @@ from policies._aws import (
 )
 from policies._kubernetes import (
     CONFIG_MAP,
+    EKS_ADDON,
     NETWORK_POLICY,
     POD_SPEC_PATHS,
     SECRET_PLACEHOLDER,
@@ -54,6 +55,7 @@ from policies._kubernetes import (
     check_config_map_secrets,
     check_image_digest,
     check_network_policies,
+    check_network_policy_enforced,
     check_no_privilege_escalation,
     check_not_privileged,
     check_read_only_root_filesystem,
@@ -68,6 +70,7 @@ __all__ = [
     "CONFIG_MAP",
     "DEFAULT_ENFORCEMENT",
     "ECR_REPOSITORY",
+    "EKS_ADDON",
     "EKS_CLUSTER",
     "LAUNCH_TEMPLATE",
     "LOG_GROUP",
@@ -266,6 +269,16 @@ NETWORK_POLICY_PER_NAMESPACE = StackValidationPolicy(
     tags=["security"],
 )
 RESOURCE_TYPES[NETWORK_POLICY_PER_NAMESPACE.name] = (*WORKLOADS, NETWORK_POLICY)
+NETWORK_POLICY_ENFORCED = StackValidationPolicy(
+    name="eks-network-policy-enforced",
+    description="NetworkPolicies are declared only on a VPC CNI add-on that enforces them.",
+    validate=check_network_policy_enforced,
+    severity=_HIGH,
+    remediation_steps='Set the vpc-cni add-on\'s configurationValues to {"enableNetworkPolicy": "true"} '
+    "(components/_addons.py does).",
+    tags=["security"],
+)
+RESOURCE_TYPES[NETWORK_POLICY_ENFORCED.name] = (EKS_ADDON, NETWORK_POLICY)
 
 ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     RUN_AS_NON_ROOT,
@@ -277,6 +290,7 @@ ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     SECRET_ENV,
     CONFIG_MAP_SECRETS,
     NETWORK_POLICY_PER_NAMESPACE,
+    NETWORK_POLICY_ENFORCED,
     ECR_SCAN_ON_PUSH,
     ECR_IMMUTABLE_TAGS,
     EKS_SECRETS_ENCRYPTION,

@@ -77,8 +77,8 @@ def test_declares_every_object_of_a_production_workload(default_app: SynthResult
         ("Deployment", "lmagent-api"),
         ("HorizontalPodAutoscaler", "lmagent-api"),
         ("Namespace", "lmagent"),
+        ("NetworkPolicy", "default-deny"),
         ("NetworkPolicy", "lmagent-api-allow"),
-        ("NetworkPolicy", "lmagent-api-default-deny"),
         ("PodDisruptionBudget", "lmagent-api"),
         ("PrometheusRule", "lmagent-api"),
         ("Service", "lmagent-api"),
@@ -457,10 +457,19 @@ def test_disruption_budget_can_allow_more_pods_to_go() -> None:
 # Network policies
 
 
-def test_pods_are_denied_everything_not_allowed(default_app: SynthResult) -> None:
-    deny = default_app.manifest("NetworkPolicy", "lmagent-api-default-deny")["spec"]
-    selector = default_app.manifest("Deployment", "lmagent-api")["spec"]["selector"]
+def test_every_pod_of_the_namespace_it_creates_is_denied_everything_not_allowed(
+    default_app: SynthResult,
+) -> None:
+    deny = default_app.manifest("NetworkPolicy", "default-deny", "lmagent")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_in_a_namespace_it_does_not_create_only_its_own_pods_are_denied() -> None:
+    result = synth_app(AppServiceArgs(create_namespace=False))
+    deny = result.manifest("NetworkPolicy", "lmagent-api-default-deny")["spec"]
+    selector = result.manifest("Deployment", "lmagent-api")["spec"]["selector"]
     assert deny == {"podSelector": selector, "policyTypes": ["Ingress", "Egress"]}
+    assert not [m for m in result.manifests if m["metadata"]["name"] == "default-deny"]
 
 
 def test_ingress_is_allowed_on_the_http_port_from_the_listed_namespaces(default_app: SynthResult) -> None:

@@ -694,6 +694,84 @@ def test_fails_when_a_job_lands_in_its_providers_namespace_without_a_network_pol
 
 
 # ---------------------------------------------------------------------------------------------
+# The stack-level rule that NetworkPolicies are enforced by the VPC CNI
+
+
+def enforcement_violations(resources: list[PolicyResource]) -> list[tuple[str, str | None]]:
+    found: list[tuple[str, str | None]] = []
+    rules.NETWORK_POLICY_ENFORCED.validate(
+        StackValidationArgs(resources), lambda message, urn=None: found.append((message, urn))
+    )
+    return found
+
+
+def cni(configuration: Any = None, addon: str = "vpc-cni") -> PolicyResource:
+    props: dict[str, Any] = {"addonName": addon, "clusterName": "demo", "addonVersion": "v1.21.1-eksbuild.1"}
+    if configuration is not None:
+        props["configurationValues"] = configuration
+    return stack_resource(rules.EKS_ADDON, f"cluster-{addon}", props)
+
+
+def test_fails_when_network_policies_meet_a_cni_that_does_not_enforce_them() -> None:
+    addon = cni()
+    assert enforcement_violations([addon, netpol("lmagent")]) == [
+        (
+            "the stack declares 1 NetworkPolicies but vpc-cni add-on 'cluster-vpc-cni' does not enforce "
+            "them (configurationValues None); allowed: JSON configurationValues with "
+            '"enableNetworkPolicy": "true"',
+            addon.urn,
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "configuration",
+    [
+        '{"enableNetworkPolicy": "false"}',
+        '{"enableNetworkPolicy": true}',  # the schema's type is a string
+        '{"env": {"ENABLE_PREFIX_DELEGATION": "true"}}',
+        "enableNetworkPolicy: 'true'",  # YAML: not what this project writes, not guessed at
+        "",
+    ],
+)
+def test_fails_when_the_cni_configuration_does_not_turn_enforcement_on(configuration: str) -> None:
+    assert len(enforcement_violations([cni(configuration), netpol("lmagent")])) == 1
+
+
+def test_a_cni_that_enforces_network_policies_passes() -> None:
+    config = '{"enableNetworkPolicy": "true", "env": {"ENABLE_PREFIX_DELEGATION": "true"}}'
+    assert enforcement_violations([cni(config), netpol("lmagent"), netpol("monitoring")]) == []
+
+
+def test_no_network_policy_or_no_vpc_cni_leaves_the_rule_nothing_to_say() -> None:
+    assert enforcement_violations([cni()]) == []
+    assert enforcement_violations([cni(addon="coredns"), netpol("lmagent")]) == []
+
+
+def test_a_configuration_unknown_during_preview_is_judged_at_the_next_preview() -> None:
+    assert enforcement_violations([cni(UNKNOWN_STRING_VALUE), netpol("lmagent")]) == []
+
+
+def test_the_pack_refuses_a_stack_whose_cni_ignores_its_network_policies() -> None:
+    def program() -> None:
+        import pulumi_aws as aws
+
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        aws.eks.Addon(
+            "vpc-cni", cluster_name="demo", addon_name="vpc-cni", addon_version="v1.21.1-eksbuild.1"
+        )
+        k8s.networking.v1.NetworkPolicy(
+            "deny",
+            metadata={"name": "default-deny", "namespace": "orders"},
+            spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            opts=pulumi.ResourceOptions(provider=provider),
+        )
+
+    found = pack_violations(synth(program, project="acme", stack="dev"))
+    assert [line.split(":")[0] for line in found] == ["eks-network-policy-enforced"], found
+
+
+# ---------------------------------------------------------------------------------------------
 # Enforcement: the pack's default and the per-stack configs
 
 
@@ -792,7 +870,7 @@ def test_the_pack_serves_every_policy_mandatory_by_default(analyzer: Any) -> Non
     assert [p.name for p in info.policies] == [p.name for p in rules.ALL_POLICIES]
     assert {p.name for p in info.policies if p.enforcementLevel != analyzer_pb2.MANDATORY} == set()
     stack_policies = [p.name for p in info.policies if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK]
-    assert stack_policies == ["k8s-network-policy-per-namespace"]
+    assert stack_policies == ["k8s-network-policy-per-namespace", "eks-network-policy-enforced"]
 
 
 @pytest.mark.parametrize(("stack", "expected_level"), [("production", "mandatory"), ("staging", "advisory")])
