@@ -174,6 +174,7 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: pulumi.Output[list[str]]
     private_subnet_ids: pulumi.Output[list[str]]
     availability_zones: pulumi.Output[list[str]]
+    nat_public_ips: pulumi.Output[list[str]]
 
     def __init__(
         self,
@@ -294,12 +295,14 @@ class Network(pulumi.ComponentResource):
 
         nat_count = {"none": 0, "single": 1, "per-az": args.az_count}[args.nat]
         nats: list[aws.ec2.NatGateway] = []
+        eips: list[aws.ec2.Eip] = []
         for i in range(nat_count):
             eip = aws.ec2.Eip(
                 f"{name}-nat-{i}-eip",
                 aws.ec2.EipArgs(domain="vpc", tags=named(f"nat-{i}")),
                 opts=child(),
             )
+            eips.append(eip)
             nats.append(
                 aws.ec2.NatGateway(
                     f"{name}-nat-{i}",
@@ -342,12 +345,15 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = pulumi.Output.all(*(s.id for s in public))
         self.private_subnet_ids = pulumi.Output.all(*(s.id for s in private))
         self.availability_zones = azs
+        # The fixed addresses the private subnets reach the internet from (allowlists elsewhere).
+        self.nat_public_ips = pulumi.Output.all(*(eip.public_ip for eip in eips))
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,
                 "publicSubnetIds": self.public_subnet_ids,
                 "privateSubnetIds": self.private_subnet_ids,
                 "availabilityZones": self.availability_zones,
+                "natPublicIps": self.nat_public_ips,
             }
         )
 

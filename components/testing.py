@@ -153,8 +153,22 @@ def _aws_outputs(world: _World, typ: str, name: str, inputs: dict[str, Any]) -> 
     elif typ == "aws:cloudwatch/logGroup:LogGroup":
         out |= {"arn": world.arn("logs", f"log-group:{physical}"), "name": physical}
     elif typ == "aws:s3/bucketV2:BucketV2" or typ == "aws:s3/bucket:Bucket":
-        bucket = inputs.get("bucket") or f"{name}-{_digest(name, length=7)}"
+        prefix = inputs.get("bucketPrefix")
+        bucket = inputs.get("bucket") or (
+            f"{prefix}{_digest(name, length=26)}" if prefix else f"{name}-{_digest(name, length=7)}"
+        )
         out |= {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
+    elif typ == "aws:ec2/eip:Eip":
+        # An address of the documentation range 203.0.113.0/24 (RFC 5737): never a real one.
+        octet = int(_digest(name, length=4), 16) % 254 + 1
+        out |= {"publicIp": f"203.0.113.{octet}", "allocationId": f"eipalloc-{_digest(name)}"}
+    elif typ == "aws:codeconnections/connection:Connection":
+        # A connection made by API starts PENDING until someone approves it in a browser.
+        connection_id = f"{_digest(name, length=8)}-0000-4000-8000-{_digest(name, 'c', length=12)}"
+        out |= {
+            "arn": world.arn("codeconnections", f"connection/{connection_id}"),
+            "connectionStatus": "PENDING",
+        }
     elif typ == "aws:eks/nodeGroup:NodeGroup":
         out |= {"status": "ACTIVE", "resources": [{"autoscalingGroups": [{"name": f"eks-{name}"}]}]}
     elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
