@@ -101,3 +101,10 @@ LOCAL_IMAGES: dict[str, str] = {
     # Only to hand the shared log directory to the app's user before the app starts.
     "busybox": "busybox:1.37.0",
 }
+
+#: The build image of the CodeBuild-hosted GitHub Actions runners (components/bootstrap/runner.py):
+#: CodeBuild's curated Ubuntu 22.04 image (aws/aws-codebuild-docker-images
+#: ubuntu/standard/7.0/Dockerfile: `FROM ubuntu:22.04`, Docker, Python 3.11). Ubuntu because the
+#: workflow's actions/setup-python installs the prebuilt Pythons published for Ubuntu; CodeBuild
+#: patches the image in place under the same tag.
+CODEBUILD_RUNNER_IMAGE = "aws/codebuild/standard:7.0"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stacks import config, platform
+from stacks import bootstrap, config, platform
 
-__all__ = ["build"]
+__all__ = ["build", "build_bootstrap"]
 
 
 def build(stack_name: str) -> None:
@@ -15,3 +15,8 @@ def build(stack_name: str) -> None:
     """
     settings = config.load(stack_name)
     platform.build(settings)
+
+
+def build_bootstrap(stack_name: str) -> None:
+    """Validate the bootstrap stack's configuration, then declare the account's bootstrap."""
+    bootstrap.build(config.load_bootstrap(stack_name))

@@ -5,6 +5,9 @@
     python -m stacks cost STACK | cost diff A B | cost readme   # see stacks/cost/cli.py
     python -m stacks local [--check]                            # see stacks/local.py
 
+A stack of another project of this repository is named `<project dir>/<stack>`:
+`python -m stacks synth bootstrap/main` runs bootstrap/Pulumi.main.yaml into build/bootstrap-main.
+
 Exit status: 0 on success, 2 on bad configuration (one line per problem on stderr, nothing written).
 """
 
@@ -25,7 +28,7 @@ import yaml
 import stacks
 from components.testing import ACCOUNT_ID, SECRET, SynthResult, synth
 from stacks._output import OutputDirError, check_out_dir, write
-from stacks.config import ConfigError, Environment, referenced_secrets
+from stacks.config import BOOTSTRAP_PROJECT, PROJECT, ConfigError, Environment, referenced_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,7 +87,8 @@ def load_stack_file(stack: str, root: Path = ROOT) -> StackFile:
             secret_keys.append(str(key))
             value = _blank_secure(value)
         config[str(key)] = value
-    placeholders = placeholder_secrets(str(project), config, secret_keys)
+    # Only the platform's config names secrets; the bootstrap has none.
+    placeholders = placeholder_secrets(str(project), config, secret_keys) if project == PROJECT else []
     for key in placeholders:
         config[key] = SECRET
         secret_keys.append(key)
@@ -142,12 +146,32 @@ def offline_stack_references(project: str, stack: str, config: Mapping[str, Any]
     }
 
 
+#: The program each project of this repository runs, by the `name` in its Pulumi.yaml.
+PROGRAMS = {PROJECT: stacks.build, BOOTSTRAP_PROJECT: stacks.build_bootstrap}
+
+
+def locate(name: str, root: Path = ROOT) -> tuple[Path, str]:
+    """The project directory and stack of `STACK` or `<project dir>/STACK` (`bootstrap/main`)."""
+    where, _, stack = name.rpartition("/")
+    return (root / where if where else root), stack
+
+
+def out_name(name: str) -> str:
+    """The default output directory under build/: `staging`, or `bootstrap-main` for `bootstrap/main`."""
+    return name.replace("/", "-")
+
+
 def run_stack(stack: str, root: Path = ROOT, found: StackFile | None = None) -> SynthResult:
     """Run the program `pulumi up --stack STACK` runs, offline, and return what it declared."""
     found = found or load_stack_file(stack, root)
     project, config, secret_keys = found.project, found.config, found.secret_keys
+    if project not in PROGRAMS:
+        raise StackFileError(
+            f"{root.name}/Pulumi.yaml: unknown project {project!r} (known: {', '.join(PROGRAMS)})"
+        )
+    program = PROGRAMS[project]
     return synth(
-        lambda: stacks.build(stack),
+        lambda: program(stack),
         project=project,
         stack=stack,
         config=config,
@@ -316,27 +340,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "synth":
-            out = args.out or root / "build" / args.stack
+            project_dir, stack = locate(args.stack, root)
+            out = args.out or root / "build" / out_name(args.stack)
             check_out_dir(out)  # before the program runs: refusing takes no time then
-            found = load_stack_file(args.stack, root)
+            found = load_stack_file(stack, project_dir)
             for key in found.placeholders:
                 print(
-                    f"note: {key} is not set in Pulumi.{args.stack}.yaml; synth uses a placeholder "
+                    f"note: {key} is not set in Pulumi.{stack}.yaml; synth uses a placeholder "
                     f"(set it with `pulumi config set --secret {key.split(':', 1)[1]}` before `pulumi up`)",
                     file=sys.stderr,
                 )
-            result = run_stack(args.stack, root, found)
+            result = run_stack(stack, project_dir, found)
             written = write(result, out)
             if not args.quiet:
                 print("\n".join(tree_lines(result)))
                 print()
             print("\n".join(summary_lines(result)))
             print(
-                f"Wrote {len(written.files)} files to {args.out or Path('build') / args.stack} "
+                f"Wrote {len(written.files)} files to {args.out or Path('build') / out_name(args.stack)} "
                 f"({written.changed} changed, {written.removed} removed)"
             )
         else:
-            lines = list(diff_lines(run_stack(args.a, root), run_stack(args.b, root)))
+            (a_dir, a), (b_dir, b) = locate(args.a, root), locate(args.b, root)
+            lines = list(diff_lines(run_stack(a, a_dir), run_stack(b, b_dir)))
             print("\n".join(lines) if lines else f"{args.a} and {args.b} declare the same resources")
     except ConfigError as err:
         print("\n".join(err.problems), file=sys.stderr)

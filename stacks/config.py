@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from components._model import ENVIRONMENT, Model, SecretName
 from components.app import AppServiceArgs, check_apps
+from components.bootstrap import GithubRepository, PipelineRolesArgs, RunnerArgs, StateBackendArgs
 from components.cluster import RUNNER_CIDRS_LATER, EksClusterArgs
 from components.image import ContainerImageArgs
 from components.monitoring import MonitoringArgs
@@ -312,3 +313,129 @@ def _secret_names(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
             yield from _secret_names(v, f"{path}[{i}]")
+
+
+# ---------------------------------------------------------------------------------------------
+# The bootstrap project (bootstrap/Pulumi.yaml): run once per account, before the platform stacks.
+
+BOOTSTRAP_PROJECT = "lmagent-infra-bootstrap"
+
+_ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+
+
+def _runner_network() -> NetworkArgs:
+    return NetworkArgs(cidr="10.250.0.0/20", az_count=2, nat="single", flow_log_retention_days=30)
+
+
+class BootstrapConfig(Model):
+    """Everything `bootstrap/Pulumi.<stack>.yaml` may set under `lmagent-infra-bootstrap:`."""
+
+    github: GithubRepository = Field(
+        description=(
+            "The repository whose workflows may assume the roles (`owner`, `repo`, "
+            "`defaultBranch`). Required: there is no safe default for who may deploy."
+        )
+    )
+    environments: list[str] = Field(
+        default=["staging", "production"],
+        description=(
+            "The platform stacks, each also a GitHub environment of the same name: one deploy role "
+            "and one runner project each. Default: staging and production."
+        ),
+    )
+    tags: dict[str, str] = Field(
+        default={},
+        description="Extra AWS tags on every resource, merged over project/stack/component/managed-by.",
+    )
+    state: StateBackendArgs = Field(
+        default_factory=StateBackendArgs,
+        description=(
+            "The Pulumi state bucket and the key for stack secrets. Default: bucket "
+            "`lmagent-infra-state-<random>`, key alias `lmagent-infra-state`, old versions kept 90 days."
+        ),
+    )
+    roles: PipelineRolesArgs = Field(
+        default_factory=PipelineRolesArgs,
+        description="The deploy and read-only roles. Default: 1-hour sessions, no extra attachable policies.",
+    )
+    runners: RunnerArgs = Field(
+        default_factory=RunnerArgs,
+        description=(
+            "The CodeBuild-hosted GitHub Actions runners. Default: SMALL compute, jobs of the `infra` "
+            "workflow only, created once `connectionReady` is true."
+        ),
+    )
+    network: NetworkArgs = Field(
+        default_factory=_runner_network,
+        description=(
+            "The runners' VPC (components/network.py). Default: 10.250.0.0/20 over 2 AZs with one NAT "
+            "gateway, whose one Elastic IP is the runners' fixed egress address; flow logs 30 days."
+        ),
+    )
+
+    @field_validator("environments")
+    @classmethod
+    def _environments_are_valid(cls, value: list[str]) -> list[str]:
+        bad = [env for env in value if not _ENVIRONMENT_NAME.match(env)]
+        if bad:
+            raise ValueError(
+                f"must be lowercase stack names: a letter, then letters, digits or '-' (bad: {bad})"
+            )
+        if not value or len(set(value)) != len(value):
+            raise ValueError("must list at least one environment, each once")
+        return value
+
+    @field_validator("network")
+    @classmethod
+    def _runners_have_fixed_egress(cls, value: NetworkArgs) -> NetworkArgs:
+        if value.nat == "none":
+            raise ValueError(
+                "nat must be `single` or `per-az`: the runners reach GitHub and the cluster only "
+                "through the NAT gateways, whose addresses the clusters allowlist"
+            )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_are_valid(cls, tags: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in tags if not 0 < len(k) <= 128 or k.lower().startswith("aws:")]
+        if bad:
+            raise ValueError(f"tag keys must be 1-128 characters and not start with 'aws:' (bad: {bad})")
+        return tags
+
+
+class BootstrapSettings(typing.NamedTuple):
+    """The validated bootstrap stack: its name, region and config."""
+
+    stack: str
+    region: str
+    config: BootstrapConfig
+
+
+def load_bootstrap(stack: str | None = None) -> BootstrapSettings:
+    """Read and validate the bootstrap stack's configuration, or raise `ConfigError`."""
+    stack = stack or pulumi.get_stack()
+    source = f"bootstrap/Pulumi.{stack}.yaml"
+    everything: Mapping[str, Any] = _runtime_config.CONFIG.get()
+    cfg = pulumi.Config(BOOTSTRAP_PROJECT)
+    raw = {
+        key.partition(":")[2]: _parse(cfg.get(key.partition(":")[2]))
+        for key in sorted(everything)
+        if key.startswith(f"{BOOTSTRAP_PROJECT}:")
+    }
+    problems: list[str] = []
+    region = pulumi.Config("aws").get("region")
+    if region is None:
+        problems.append(f"{source}: aws:region: is required (e.g. `pulumi config set aws:region us-east-1`)")
+    elif not _REGION.match(region):
+        problems.append(f"{source}: aws:region: must be an AWS region such as us-east-1 (got {show(region)})")
+    try:
+        # The runners' network is held to production's rules: it carries every deployment.
+        config = BootstrapConfig.model_validate(raw, context={ENVIRONMENT: "production"})
+    except pydantic.ValidationError as err:
+        problems.extend(f"{source}: {line}" for line in explain(err, BootstrapConfig, BOOTSTRAP_PROJECT))
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    assert region is not None
+    return BootstrapSettings(stack=stack, region=region, config=config)
