@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from components.bootstrap.roles import READONLY_ROLE_NAME
+from components.bootstrap.runner import runner_label
 from tests._tools import REPO, run
 
 WORKFLOWS_DIR = REPO / ".github" / "workflows"
@@ -343,3 +345,37 @@ def test_the_pulumi_cli_matches_the_pinned_pulumi_sdk() -> None:
 def test_the_state_backend_comes_from_a_variable_in_every_pulumi_job() -> None:
     for name, job in load(INFRA)["jobs"].items():
         assert job["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}", name
+
+
+# --- where the jobs run, and where the roles come from (the bootstrap project) ----------------
+
+
+def test_every_job_that_reaches_a_cluster_runs_on_the_codebuild_runner_of_its_stack():
+    jobs = load(INFRA)["jobs"]
+    expected = {
+        "preview": runner_label("${{ matrix.stack }}"),
+        "deploy-staging": runner_label("staging"),
+        "deploy-production": runner_label("production"),
+        "drift": runner_label("${{ matrix.stack }}"),
+    }
+    assert set(jobs) == set(expected)
+    assert {name: job["runs-on"] for name, job in jobs.items()} == expected
+    # The label CodeBuild's webhook answers (CodeBuild user guide, "Tutorial: Configure a
+    # CodeBuild-hosted GitHub Actions runner"): codebuild-<project>-<run id>-<run attempt>.
+    assert runner_label("staging") == (
+        "codebuild-lmagent-infra-runner-staging-${{ github.run_id }}-${{ github.run_attempt }}"
+    )
+
+
+def test_the_workflow_points_at_the_bootstrap_for_every_role_variable():
+    header = INFRA.read_text(encoding="utf-8").split("\nname:", 1)[0]
+    assert "bootstrap/" in header
+    for variable, output in {
+        "AWS_DEPLOY_ROLE_ARN": "deployRoleArns",
+        "AWS_READONLY_ROLE_ARN": "readOnlyRoleArn",
+        "PULUMI_BACKEND_URL": "backendUrl",
+    }.items():
+        described = header[header.index(f"vars.{variable}") :].split("\n#   vars.", 1)[0]
+        assert f"`{output}" in described, variable
+    for role in ("lmagent-infra-deploy-<environment>", READONLY_ROLE_NAME):
+        assert role in header
