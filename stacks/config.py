@@ -126,7 +126,7 @@ class StackConfig(Model):
         if value is not None and not _QUALIFIED_STACK.match(value):
             raise ValueError(
                 "must name a stack fully as <organization>/<project>/<stack>, e.g. "
-                "organization/lmagent-infra-bootstrap/staging"
+                "organization/lmagent-infra-bootstrap/main"
             )
         return value
 

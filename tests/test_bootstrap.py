@@ -14,7 +14,7 @@ import yaml
 import stacks
 from components.bootstrap.runner import runner_project_name
 from components.testing import SynthResult, synth
-from stacks.__main__ import load_stack_file, main
+from stacks.__main__ import load_stack_file, main, offline_stack_references
 from stacks.config import BOOTSTRAP_PROJECT, ConfigError
 from tests._tools import REPO
 
@@ -302,3 +302,29 @@ def test_fails_when_the_region_is_missing():
 def test_fails_when_a_state_alias_is_reserved_by_aws():
     (line,) = problems({"state": {"keyAlias": "aws/s3"}})
     assert "lmagent-infra-bootstrap:state.keyAlias" in line and "aws/" in line
+
+
+# --- the contract with the platform stacks ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_each_platform_stack_reads_this_accounts_bootstrap_stack_which_serves_its_environment(stack):
+    found = load_stack_file(stack)
+    organization, project, bootstrap_stack = found.config["lmagent-infra:bootstrapStack"].split("/")
+    assert (organization, project) == ("organization", BOOTSTRAP_PROJECT)  # the S3 backend's naming
+    # One bootstrap per account: a second would try to create a second GitHub OIDC provider.
+    bootstrap = load_stack_file(bootstrap_stack, BOOTSTRAP)
+    assert stack in bootstrap.config[f"{BOOTSTRAP_PROJECT}:environments"]
+
+
+def test_what_synth_fabricates_for_the_bootstrap_matches_what_the_bootstrap_exports():
+    found = load_stack_file("staging")
+    fabricated = next(iter(offline_stack_references(found.project, "staging", found.config).values()))
+    real = ready().outputs
+    assert set(fabricated) <= set(real)
+    assert fabricated["deployRoleArns"] == real["deployRoleArns"]
+    assert fabricated["readOnlyRoleArn"] == real["readOnlyRoleArn"]
+    assert [len(c.split(".")) for c in fabricated["runnerEgressCidrs"]] == [4] * len(
+        real["runnerEgressCidrs"]
+    )
+    assert all(c.endswith("/32") for c in fabricated["runnerEgressCidrs"] + real["runnerEgressCidrs"])
