@@ -328,3 +328,12 @@ def test_what_synth_fabricates_for_the_bootstrap_matches_what_the_bootstrap_expo
         real["runnerEgressCidrs"]
     )
     assert all(c.endswith("/32") for c in fabricated["runnerEgressCidrs"] + real["runnerEgressCidrs"])
+
+
+def test_the_bootstrap_is_priced_by_the_cost_command_and_the_readme_quotes_its_baseline(capsys):
+    assert main(["cost", "bootstrap/main", "--set", "runners.connectionReady=true", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["project"], doc["stack"]) == (BOOTSTRAP_PROJECT, "main")
+    # Always on, whatever the usage: the NAT gateway, its public address and the three keys.
+    assert doc["baseline"] == pytest.approx(0.048 * 730 + 0.005 * 730 + 3 * 1.0, abs=0.01)
+    assert f"a baseline of ${doc['baseline']:.2f}" in (REPO / "README.md").read_text().replace("\n", " ")

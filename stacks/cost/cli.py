@@ -89,12 +89,14 @@ class Runner:
     def synth(self, stack: str, sets: Sequence[str]) -> SynthResult:
         key = (stack, tuple(sets))
         if key not in self.cache:
-            from stacks.__main__ import load_stack_file, run_stack  # the synth command's own loader
+            from stacks.__main__ import load_stack_file, locate, run_stack  # the synth command's own loader
 
-            found = load_stack_file(stack, self.root)
+            # `bootstrap/main` names a stack of the project in bootstrap/, as `synth` reads it.
+            project_dir, name = locate(stack, self.root)
+            found = load_stack_file(name, project_dir)
             for full, path, value in _overrides(sets, found.project):
                 _apply(found.config, full, path, value)
-            self.cache[key] = run_stack(stack, self.root, found)
+            self.cache[key] = run_stack(name, project_dir, found)
         return self.cache[key]
 
     def estimate(self, stack: str, sets: Sequence[str], usage: Usage) -> Estimate:
