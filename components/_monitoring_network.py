@@ -19,6 +19,13 @@ What flows, and the rule that allows it (each policy is named for what it allows
   CoreDNS on 9153) and, on the nodes' addresses, the kubelet (10250) and node-exporter (9100,
   host network).
 
+Traffic to a Service's ClusterIP is allowed by the same rules: the VPC CNI's policy controller adds
+the ClusterIP of every Service whose selector a rule's podSelector matches (an empty podSelector
+matches them all) and skips headless Services, whose names resolve to pod addresses anyway
+(aws/amazon-network-policy-controller-k8s, pkg/resolvers/endpoints.go,
+getMatchingServiceClusterIPs). The API server's `kubernetes` Service has no selector: its
+ClusterIP is inside the 0.0.0.0/0 rule on 443.
+
 Kubelet probes need no rule: the VPC CNI's network policy agent always allows traffic from the
 pod's own node (aws/aws-network-policy-agent#56, #65).
 """

@@ -70,7 +70,7 @@ class StackConfig(Model):
         default=None,
         description=(
             "The bootstrap stack of this account, as `<organization>/<project>/<stack>` (with the "
-            "S3 backend: `organization/lmagent-infra-bootstrap/<stack>`). When set, the cluster's "
+            "S3 backend: `organization/lmagent-infra-bootstrap/main`). When set, the cluster's "
             "deploy and read-only roles and the deploy runners' egress CIDRs (added to the public "
             "endpoint's allowlist) are read from its outputs `deployRoleArns`, `readOnlyRoleArn` "
             "and `runnerEgressCidrs`. Default: none; the roles are then "
