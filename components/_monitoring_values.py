@@ -136,8 +136,11 @@ def alertmanager_config(args: MonitoringArgs, environment: str) -> dict[str, Any
     of the SLO counting 5xx (the SLO rules already drop the burn alerts of another SLO on the same
     errors): the burn silences `HighErrorRate` of the same service and signal. Which of the two
     fires first depends on the spike's size, so the pager also groups an app's alerts by service:
-    whichever comes first opens the incident and the other joins it (PagerDuty keys an incident
-    by the group), instead of opening a second one.
+    whichever comes first opens the incident and the other joins it instead of opening a second
+    one (Alertmanager sends the group key's hash as PagerDuty's `dedup_key`:
+    prometheus/alertmanager@v0.25.0, notify/pagerduty/pagerduty.go). Source and target matchers
+    of that inhibition exclude each other (`slo` set or not): Alertmanager never lets an alert
+    matching both sides of a rule inhibit another such alert (inhibit/inhibit.go).
     """
     am = args.alertmanager
     routes: list[dict[str, Any]] = [
