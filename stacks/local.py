@@ -406,7 +406,9 @@ def compose(cfg: StackConfig, environment: str) -> dict[str, Any]:
                 "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
             },
             "volumes": [
-                _mount("grafana/provisioning", "/etc/grafana/provisioning"),
+                # Only these two: the image's other provisioning directories stay as shipped.
+                _mount("grafana/provisioning/datasources", "/etc/grafana/provisioning/datasources"),
+                _mount("grafana/provisioning/dashboards", "/etc/grafana/provisioning/dashboards"),
                 _mount("grafana/dashboards", "/etc/grafana/dashboards"),
                 "grafana-data:/var/lib/grafana",
             ],
@@ -567,7 +569,9 @@ def check(out: Path, compose_file: Path) -> list[str]:
 def main(argv: Sequence[str], root: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks local", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="staging", help="whose settings to run locally (default: staging)")
-    parser.add_argument("--out", type=Path, help="where to write the mounted files (default: build/local)")
+    parser.add_argument(
+        "--out", type=Path, help="where to write the mounted files (default: build/local, and compose.yaml)"
+    )
     parser.add_argument("--check", action="store_true", help="validate offline; exit 1 on any problem")
     args = parser.parse_args(argv)
     out = args.out or root / OUT
@@ -587,7 +591,7 @@ def main(argv: Sequence[str], root: Path = ROOT) -> int:
             problems.append("compose.yaml: out of date; run `python -m stacks local` and commit it")
         print("\n".join(problems) if problems else "local environment: every check passed")
         return 1 if problems else 0
-    if stale:
+    if stale and args.out is None:  # an explicit --out leaves the repository's compose.yaml alone
         (root / "compose.yaml").write_text(text)
     shown = out.relative_to(root) if out.is_relative_to(root) else out
     changed = " (changed)" if stale else ""

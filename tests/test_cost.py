@@ -583,3 +583,14 @@ def test_readme_figures_are_the_ones_the_command_computes(runner):
     text = (REPO / "README.md").read_text()
     assert "<!-- python -m stacks cost" in text
     assert render_readme(text, runner) == text, "run `python -m stacks cost readme` and commit README.md"
+
+
+def test_the_stacks_command_line_hands_cost_its_arguments(capsys):
+    from stacks.__main__ import main as stacks_main
+
+    assert stacks_main(["--project-dir", str(REPO), "cost", "staging", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| Component | Baseline | Usage | Total |") and "| **Total** |" in out
+    with pytest.raises(SystemExit) as caught:
+        stacks_main(["cost", "--help"])
+    assert caught.value.code == 0 and "cost diff A B" in capsys.readouterr().out

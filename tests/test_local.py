@@ -177,3 +177,11 @@ def test_check_fails_on_grafana_sources_linking_to_a_missing_one(tmp_path):
     assert check(out, out / "compose.yaml") == [
         "datasources.yaml: Loki links to 'jaeger', which is not provisioned"
     ]
+
+
+def test_the_stacks_command_line_hands_local_its_arguments(tmp_path, capsys):
+    from stacks.__main__ import main as stacks_main
+
+    assert stacks_main(["local", "--out", str(tmp_path / "local")]) == 0
+    assert (tmp_path / "local/prometheus/prometheus.yml").is_file()
+    assert "Wrote compose.yaml" in capsys.readouterr().out
