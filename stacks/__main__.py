@@ -3,7 +3,7 @@
     python -m stacks synth STACK [--out DIR]   # default DIR: build/STACK
     python -m stacks diff STACK_A STACK_B
     python -m stacks cost STACK | cost diff A B | cost readme   # see stacks/cost/cli.py
-    python -m stacks local [--check]                            # see stacks/local.py
+    python -m stacks local [--check]                            # see stacks/local/
 
 A stack of another project of this repository is named `<project dir>/<stack>`:
 `python -m stacks synth bootstrap/main` runs bootstrap/Pulumi.main.yaml into build/bootstrap-main.
