@@ -83,9 +83,10 @@ def test_a_production_page_never_leaves_another_environment(tmp_path):
     assert receivers_for(path, *labels) == ["chat"]
 
 
-def test_the_watchdog_goes_nowhere(synthesized, tmp_path):
+@pytest.mark.parametrize("alertname", ["Watchdog", "InfoInhibitor"])
+def test_the_charts_plumbing_alerts_go_nowhere(synthesized, tmp_path, alertname):
     path = config_file(synthesized, tmp_path)
-    assert receivers_for(path, "alertname=Watchdog", "severity=none") == ["null"]
+    assert receivers_for(path, f"alertname={alertname}", "severity=none", "namespace=lmagent") == ["null"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,3 +193,24 @@ def test_a_latency_burn_does_not_hold_back_an_error_alert_but_shares_its_inciden
     assert _pages(alerts) == Counter({("lmagent-api", "lmagent"): 2}), [a["status"] for a in alerts]
     groups = httpx.get(f"{url}/api/v2/alerts/groups", params={"receiver": "pager"}, timeout=5).json()
     assert [len(g["alerts"]) for g in groups] == [2]
+
+
+def test_info_alerts_stay_out_of_chat_while_the_charts_info_inhibitor_fires(
+    tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    url = _start_alertmanager(tmp_path, spawn)
+    base = {"environment": "production", "namespace": "lmagent"}
+    info = {**base, "alertname": "CPUThrottlingHigh", "severity": "info", "pod": "lmagent-api-0"}
+    elsewhere = {**info, "namespace": "orders"}
+    _post(url, [{**base, "alertname": "InfoInhibitor", "severity": "none"}, info, elsewhere])
+
+    def held(alerts: list[dict[str, Any]]) -> bool:
+        return any(a["labels"] == info and a["status"]["state"] == "suppressed" for a in alerts)
+
+    alerts = _settled(url, 3, held)
+    states = {(a["labels"]["alertname"], a["labels"]["namespace"]): a["status"]["state"] for a in alerts}
+    assert states == {
+        ("InfoInhibitor", "lmagent"): "active",  # routed to the null receiver
+        ("CPUThrottlingHigh", "lmagent"): "suppressed",
+        ("CPUThrottlingHigh", "orders"): "active",  # no InfoInhibitor in its namespace
+    }

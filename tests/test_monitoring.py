@@ -178,7 +178,7 @@ def test_no_scrape_job_or_rule_targets_what_eks_does_not_expose(stack: str) -> N
 def test_staging_routes_every_alert_to_chat_and_pages_nobody() -> None:
     config = kps(synth_stack("staging"))["alertmanager"]["config"]
     assert config["route"]["receiver"] == "chat"
-    assert [r["receiver"] for r in config["route"]["routes"]] == ["null", "chat"]
+    assert [r["receiver"] for r in config["route"]["routes"]] == ["null", "null", "chat"]
     assert {r["name"] for r in config["receivers"]} == {"null", "chat"}
 
 
