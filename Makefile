@@ -9,7 +9,7 @@ STACK  ?= staging
 CHECKOV_VENV := .tools/checkov
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(CHECKOV_VENV)/bin:$(PATH)
 
-.PHONY: synth diff test lint fmt typecheck pytest bench bench-instructions deps dev-deps system-deps clean
+.PHONY: synth diff plan plan-pictures test lint fmt typecheck pytest bench bench-instructions deps dev-deps system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,21 @@ synth: deps
 
 diff: deps
 	$(BIN)/python -m stacks diff staging production
+
+plan: deps
+	$(BIN)/python -m stacks plan $(STACK)
+
+# The README's pictures of each stack's critical path, drawn by Graphviz's `dot` (Debian package
+# `graphviz`) from the graph `plan --dot` writes.
+plan-pictures: deps
+	@command -v dot >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends graphviz; }
+	for s in staging production; do \
+	  $(BIN)/python -m stacks plan $$s --dot build/$$s-critical-path.dot >/dev/null && \
+	  dot -Tsvg build/$$s-critical-path.dot -o docs/critical-path-$$s.svg || exit 1; \
+	done
 
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .

@@ -1,9 +1,10 @@
-"""The `synth` and `diff` command line: run a stack offline and write what it declares.
+"""The `synth`, `diff`, `plan`, `cost` and `local` command line: run a stack offline and write what it declares.
 
     python -m stacks synth STACK [--out DIR]   # default DIR: build/STACK
     python -m stacks diff STACK_A STACK_B
     python -m stacks cost STACK | cost diff A B | cost readme   # see stacks/cost/cli.py
     python -m stacks local [--check]                            # see stacks/local/
+    python -m stacks plan STACK [--out DIR] [--dot FILE]   # synth, then plan.json in DIR
 
 A stack of another project of this repository is named `<project dir>/<stack>`:
 `python -m stacks synth bootstrap/main` runs bootstrap/Pulumi.main.yaml into build/bootstrap-main.
@@ -29,6 +30,8 @@ import stacks
 from components.testing import ACCOUNT_ID, SECRET, SynthResult, synth
 from stacks._output import OutputDirError, check_out_dir, write
 from stacks.config import BOOTSTRAP_PROJECT, PROJECT, ConfigError, Environment, referenced_secrets
+from stacks.durations import UnknownDurationError
+from stacks.plan import build_plan, critical_path_dot, plan_json, plan_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -315,6 +318,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_diff.add_argument("b")
     sub.add_parser("cost", help="monthly cost of a stack (python -m stacks cost --help)", add_help=False)
     sub.add_parser("local", help="compose.yaml and its files for the stack on a laptop", add_help=False)
+    p_plan = sub.add_parser(
+        "plan", help="synth STACK, then print its first deploy in waves with the critical path"
+    )
+    p_plan.add_argument("stack")
+    p_plan.add_argument("--out", type=Path, help="output directory (default: build/STACK)")
+    p_plan.add_argument("--dot", type=Path, help="also write the critical path as a Graphviz file")
     parser.add_argument(
         "--project-dir",
         type=Path,
@@ -360,6 +369,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"Wrote {len(written.files)} files to {args.out or Path('build') / out_name(args.stack)} "
                 f"({written.changed} changed, {written.removed} removed)"
             )
+        elif args.command == "plan":
+            project_dir, stack = locate(args.stack, root)
+            out = args.out or root / "build" / out_name(args.stack)
+            check_out_dir(out)
+            result = run_stack(stack, project_dir)
+            plan = build_plan(result.resources, project=result.project, stack=result.stack)
+            # The plan belongs to this synthesis: written beside it, after it. A later `synth`
+            # into the directory removes it, as it removes whatever it no longer declares.
+            write(result, out)
+            _replace(out / "plan.json", plan_json(plan))
+            if args.dot:
+                _replace(args.dot, critical_path_dot(plan))
+            print("\n".join(plan_lines(plan)))
+            print(f"Wrote {args.out or Path('build') / out_name(args.stack)}/plan.json")
         else:
             (a_dir, a), (b_dir, b) = locate(args.a, root), locate(args.b, root)
             lines = list(diff_lines(run_stack(a, a_dir), run_stack(b, b_dir)))
@@ -367,10 +390,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print("\n".join(err.problems), file=sys.stderr)
         return 2
-    except (StackFileError, OutputDirError) as err:
+    except (StackFileError, OutputDirError, UnknownDurationError) as err:
         print(str(err), file=sys.stderr)
         return 2
     return 0
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file renamed over it: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 if __name__ == "__main__":
