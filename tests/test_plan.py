@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import random
@@ -13,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from bench.plan import floor_graph, measure
 from components.testing import synth
 from stacks import durations
 from stacks.__main__ import main
@@ -305,9 +307,55 @@ def test_plan_writes_the_synthesis_and_plan_json(tmp_path: Path, capsys: pytest.
 
 
 def test_the_readme_pictures_show_each_stack_s_current_critical_path(stack):
-    picture = (Path(__file__).resolve().parent.parent / "docs" / f"critical-path-{stack}.svg").read_text()
+    svg = (Path(__file__).resolve().parent.parent / "docs" / f"critical-path-{stack}.svg").read_text()
+    picture = html.unescape(svg)  # Graphviz writes "-" as "&#45;"
     plan = build_plan(synth_stack(stack).resources, stack=stack)
     names = [s.name for s in plan.path_steps()]
     drawn = [name for name in names if f">{name}</text>" in picture]
     assert drawn == names, f"docs/critical-path-{stack}.svg is out of date: run `make plan-pictures`"
     assert f"first deploy about {duration(plan.total)}" in picture
+
+
+# --- the benchmark's floor ----------------------------------------------------------------------
+
+
+def _typed(urn: str, typ: str, deps: Sequence[str] = (), **inputs: Any) -> dict[str, Any]:
+    r = _resource(urn, deps, typ=typ)
+    r["inputs"] = inputs
+    r["options"] = {"dependsOn": list(deps)}  # explicit, unless a test says otherwise
+    return r
+
+
+def test_the_floor_keeps_what_the_cloud_imposes_and_drops_what_it_does_not():
+    cluster = _typed("cluster", "aws:eks/cluster:Cluster")
+    nodes = _typed("nodes", "aws:eks/nodeGroup:NodeGroup", ["cluster"])
+    nodes["options"]["dependsOn"] = []  # the cluster's name is an input
+    provider = _typed("k8s", "pulumi:providers:kubernetes", ["cluster"])
+    ns = _typed("ns", "kubernetes:core/v1:Namespace", metadata={"name": "monitoring"})
+    kps = _typed("kps", durations.HELM_RELEASE, ["ns"], chart="kube-prometheus-stack", namespace="monitoring")
+    loki = _typed("loki", durations.HELM_RELEASE, ["ns"], chart="loki", namespace="monitoring")
+    rule = _typed(
+        "rule",
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+        ["loki"],
+        metadata={"namespace": "monitoring"},
+    )
+    for r in (ns, kps, loki, rule):
+        r["provider"] = "k8s"
+    graph = floor_graph([cluster, nodes, provider, ns, kps, loki, rule])
+    assert graph["nodes"] == {"cluster"}  # an input: the node group needs the cluster's name
+    assert graph["k8s"] == {"cluster"}
+    assert graph["kps"] == {"ns", "k8s", "nodes"}  # nodes: required though not declared
+    assert graph["rule"] == {"k8s", "kps", "ns"}  # the CRD's release, not the unrelated one it declared
+    assert graph["ns"] == {"k8s"}
+
+
+def test_the_floor_is_never_longer_than_the_plan_once_every_required_wait_is_declared():
+    cluster = _typed("cluster", "aws:eks/cluster:Cluster")
+    nodes = _typed("nodes", "aws:eks/nodeGroup:NodeGroup", ["cluster"])
+    release = _typed("release", durations.HELM_RELEASE, ["nodes", "cluster"], chart="loki")
+    resources = [cluster, nodes, release]
+    case = measure("t", resources)
+    assert case.plan.total == case.floor.total == 900 + 180 + 120
+    release["dependencies"] = ["cluster"]  # forgets the nodes: the plan is shorter than the cloud allows
+    assert measure("t", resources).ratio < 1
