@@ -9,7 +9,7 @@ STACK  ?= staging
 CHECKOV_VENV := .tools/checkov
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(CHECKOV_VENV)/bin:$(PATH)
 
-.PHONY: synth diff plan plan-pictures test lint fmt typecheck pytest bench bench-instructions deps dev-deps system-deps clean
+.PHONY: synth diff plan plan-pictures bench-plan test lint fmt typecheck pytest bench bench-instructions deps dev-deps system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,10 @@ fmt: $(VENV)/.dev-deps
 
 bench: dev-deps
 	$(BIN)/python -m bench
+
+# Each stack's critical path against its floor (seconds; no timing): the figures in bench/PLAN.md.
+bench-plan: deps
+	$(BIN)/python -m bench.plan
 
 # Instruction counts under valgrind's callgrind (Debian package `valgrind`): ~20 minutes.
 bench-instructions: dev-deps

@@ -12,7 +12,7 @@ requires (something would start before what it needs and fail or hang on a real 
 For staging, production and the generated stacks with 1, 10 and 50 apps (bench's own, each app in
 its own namespace). It synthesises in-process; it measures no time of this machine.
 
-    python -m bench.plan [--out bench/PLAN.md]
+    python -m bench.plan [--out bench/PLAN.md]   # replaces the figures between PLAN.md's markers
 """
 
 from __future__ import annotations
@@ -200,6 +200,16 @@ RULES: tuple[Rule, ...] = (
         )
         for pods in _PODS
     ),
+    *(
+        Rule(
+            pods,
+            "aws:eks/addon:Addon",
+            "pods that resolve service names become ready only once cluster DNS runs",
+            _addon("coredns"),
+            declared=False,
+        )
+        for pods in ("kubernetes:helm.sh/v3:Release", "kubernetes:apps/v1:Deployment")
+    ),
     Rule(
         "kubernetes:helm.sh/v3:Release",
         "kubernetes:storage.k8s.io/v1:StorageClass",
@@ -290,17 +300,25 @@ def measure(name: str, resources: Sequence[Resource]) -> Case:
     )
 
 
+def apps_ready(plan: Plan) -> int:
+    """When the last app's Deployment is ready: when every service can take traffic."""
+    return max(
+        (s.finish for s in plan.steps.values() if s.type == "kubernetes:apps/v1:Deployment"), default=0
+    )
+
+
 def _chain(plan: Plan) -> str:
     return " -> ".join(f"{s.name} ({duration(s.seconds)})" for s in plan.path_steps())
 
 
 def report(cases: Sequence[Case]) -> Iterator[str]:
-    yield "| stack | resources | critical path | floor path | critical / floor | waves |"
-    yield "|---|---:|---:|---:|---:|---:|"
+    yield "| stack | resources | critical path | floor path | critical / floor | apps ready (floor) | waves |"
+    yield "|---|---:|---:|---:|---:|---:|---:|"
     for c in cases:
         yield (
             f"| {c.name} | {sum(1 for s in c.plan.steps.values() if s.custom)} | {duration(c.plan.total)} | "
-            f"{duration(c.floor.total)} | {c.ratio:.2f} | {len(c.plan.waves)} |"
+            f"{duration(c.floor.total)} | {c.ratio:.2f} | {duration(apps_ready(c.plan))} "
+            f"({duration(apps_ready(c.floor))}) | {len(c.plan.waves)} |"
         )
     for c in cases:
         yield ""
@@ -325,13 +343,26 @@ def run() -> list[Case]:
     return cases
 
 
+BEGIN, END = "<!-- python -m bench.plan: begin -->", "<!-- python -m bench.plan: end -->"
+
+
+def into(document: str, lines: Sequence[str]) -> str:
+    """`document` with what lies between the markers replaced by `lines` (the whole of it if it
+    has no markers): PLAN.md keeps its before-and-after account around the latest figures."""
+    body = "\n".join([BEGIN, *lines, END])
+    if BEGIN in document and END in document:
+        head, rest = document.split(BEGIN, 1)
+        return head + body + rest.split(END, 1)[1]
+    return body + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.plan", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "PLAN.md")
     args = parser.parse_args()
     lines = list(report(run()))
     print("\n".join(lines))
-    args.out.write_text("\n".join(lines) + "\n")
+    args.out.write_text(into(args.out.read_text() if args.out.exists() else "", lines))
 
 
 if __name__ == "__main__":

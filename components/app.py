@@ -96,6 +96,9 @@ class AppService(pulumi.ComponentResource):
 
     url: pulumi.Output[str]
     """In-cluster URL of the Service: `http://<service>.<namespace>.svc.cluster.local`."""
+    namespace_resource: k8s.core.v1.Namespace | None
+    """The Namespace this app creates (None with `createNamespace: false`): other apps in the
+    namespace wait for it, not for this whole app."""
 
     def __init__(
         self,
@@ -107,6 +110,8 @@ class AppService(pulumi.ComponentResource):
         role_arn: pulumi.Input[str] | None = None,
         secrets: Mapping[str, pulumi.Input[str]] | None = None,
         otlp_endpoint: pulumi.Input[str] | None = None,
+        crds: pulumi.Resource | None = None,
+        cluster_dns: pulumi.Resource | None = None,
         protect: bool = True,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -116,6 +121,11 @@ class AppService(pulumi.ComponentResource):
         IRSA; `secrets` maps each secret config name in `args.secret_env` to its value (kept a
         Pulumi secret); `otlp_endpoint` is used when `args.otlp_endpoint` is unset; `protect`
         guards the Namespace, whose deletion would delete everything in it.
+
+        `crds` is what installs the ServiceMonitor and PrometheusRule CRDs (e.g.
+        `MonitoringStack.crds`): those two wait for it and nothing else does. `cluster_dns` (the
+        coredns add-on) is what the Deployment's pods need to become ready: the Deployment waits
+        for it. Without them, only `opts.depends_on` orders the app.
         """
         # Checked before the component registers, so a mistake leaves nothing half-declared.
         image_ref = args.image if args.image is not None else image
@@ -134,6 +144,7 @@ class AppService(pulumi.ComponentResource):
             )
         super().__init__("lmagent:components:AppService", name, None, opts)
         self._name, self._args, self._provider = name, args, provider
+        self._crds = [crds] if crds is not None else []
         version: pulumi.Input[str] = args.version or pulumi.Output.from_input(image_ref).apply(_version_label)
         self._selector = {
             "app.kubernetes.io/name": name,
@@ -166,6 +177,7 @@ class AppService(pulumi.ComponentResource):
                 opts=self._opts(protect=protect),
             )
             ns = namespace.metadata.name
+        self.namespace_resource = namespace if args.create_namespace else None
         self._ns = ns
 
         account = _core.ServiceAccount(
@@ -229,7 +241,10 @@ class AppService(pulumi.ComponentResource):
                 config=config.metadata.name,
                 env=env,
             ),
-            opts=self._opts(),
+            opts=pulumi.ResourceOptions.merge(
+                self._opts(),
+                pulumi.ResourceOptions(depends_on=[cluster_dns] if cluster_dns is not None else []),
+            ),
         )
         service = _core.Service(
             f"{name}-service",
@@ -258,6 +273,10 @@ class AppService(pulumi.ComponentResource):
 
     def _opts(self, *, protect: bool = False) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self._provider, protect=protect)
+
+    def _crd_opts(self) -> pulumi.ResourceOptions:
+        """Options of a custom resource: it waits for the release that installs its CRD."""
+        return pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=self._crds)
 
     def _metadata(
         self,
@@ -357,7 +376,7 @@ class AppService(pulumi.ComponentResource):
                 "namespaceSelector": {"matchNames": [self._ns]},
                 "endpoints": [{"port": "http", "path": args.metrics_path, "interval": args.scrape_interval}],
             },
-            opts=self._opts(),
+            opts=self._crd_opts(),
         )
         groups = app_alert_groups(
             service=name,
@@ -373,7 +392,7 @@ class AppService(pulumi.ComponentResource):
             kind="PrometheusRule",
             metadata=self._metadata(name, labels=args.monitoring_labels),
             spec={"groups": groups},
-            opts=self._opts(),
+            opts=self._crd_opts(),
         )
         if not args.dashboards:
             return

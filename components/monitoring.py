@@ -94,6 +94,9 @@ class MonitoringStack(pulumi.ComponentResource):
     jaeger_url: pulumi.Output[str]
     dashboard_label: dict[str, str]
     logs_bucket: pulumi.Output[str] | None
+    crds: k8s.helm.v3.Release
+    """The release that installs the Prometheus operator's CRDs (kube-prometheus-stack): a
+    ServiceMonitor or PrometheusRule elsewhere waits for it, and for nothing else here."""
 
     def __init__(
         self,
@@ -182,14 +185,13 @@ class MonitoringStack(pulumi.ComponentResource):
             protect=protect,
             retain_on_delete=protect,
         )
-        self._release(
-            "alloy",
-            versions.ALLOY,
-            values.ALLOY_RELEASE,
-            namespace,
-            values.alloy(endpoints),
-            depends_on=[loki],
-        )
+        # Alloy and the collector start beside Loki and Jaeger rather than after them: they reach
+        # them by service name and retry until they answer, and neither's readiness waits for
+        # its exporter, so waiting would only lengthen the deploy (issue "Deploy time"). Alloy is
+        # ready "once it has loaded its initial configuration"
+        # (https://grafana.com/docs/alloy/latest/reference/http/); the collector's OTLP exporter
+        # queues and retries while Jaeger is not answering yet.
+        self._release("alloy", versions.ALLOY, values.ALLOY_RELEASE, namespace, values.alloy(endpoints))
         jaeger = self._release(
             "jaeger", versions.JAEGER, values.JAEGER_RELEASE, namespace, values.jaeger(args)
         )
@@ -199,11 +201,11 @@ class MonitoringStack(pulumi.ComponentResource):
             values.COLLECTOR_RELEASE,
             namespace,
             values.otel_collector(args, endpoints),
-            depends_on=[jaeger],
         )
 
         # Every URL waits for its release, so a consumer of an output waits for the service.
         self.namespace = namespace
+        self.crds = kps
         self.prometheus_url = kps.status.apply(lambda _: endpoints.prometheus)
         self.grafana_url = kps.status.apply(lambda _: endpoints.grafana)
         self.loki_url = loki.status.apply(lambda _: endpoints.loki)

@@ -221,6 +221,8 @@ def _clock(seconds: int) -> str:
 
 
 def _short_type(typ: str) -> str:
+    if typ.startswith("pulumi:providers:"):
+        return f"{typ.rsplit(':', 1)[-1]} provider"
     return typ.rsplit(":", 1)[-1]
 
 

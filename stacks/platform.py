@@ -66,10 +66,13 @@ def build(settings: Settings) -> None:
     pulumi.export("prometheusUrl", monitoring.prometheus_url)
     pulumi.export("otlpEndpoint", monitoring.otlp_endpoint)
 
-    # The apps, each running the image built above unless its config names one. They wait for the
-    # monitoring stack, whose chart installs the ServiceMonitor and PrometheusRule CRDs. Apps that
-    # create their namespace go first; the others in that namespace wait for it too.
-    creators: dict[str, AppService] = {}
+    # The apps, each running the image built above unless its config names one. Each waits for
+    # what it needs and nothing more (issue "Deploy time"): its ServiceMonitor and PrometheusRule
+    # for the release that installs their CRDs, its Deployment for cluster DNS, and everything on
+    # the cluster, through the provider, for the nodes and the deploy role's access. Apps that
+    # create their namespace go first; the others in that namespace wait for that Namespace alone,
+    # not for the app that creates it.
+    creators: dict[str, pulumi.Resource] = {}
     urls: dict[str, pulumi.Output[str]] = {}
     images: dict[str, pulumi.Input[str]] = {}
     for app_name, app in sorted(cfg.apps.items(), key=lambda item: (not item[1].create_namespace, item[0])):
@@ -78,9 +81,7 @@ def build(settings: Settings) -> None:
             if app.iam_policy_arns
             else None
         )
-        after: list[pulumi.Resource] = [monitoring]
-        if app.namespace in creators:
-            after.append(creators[app.namespace])
+        after = [creators[app.namespace]] if app.namespace in creators else []
         service = AppService(
             app_name,
             app,
@@ -89,11 +90,13 @@ def build(settings: Settings) -> None:
             role_arn=role.arn if role is not None else None,
             secrets={key: settings.secret(key) for key in app.secret_env.values()},
             otlp_endpoint=monitoring.otlp_endpoint,
+            crds=monitoring.crds,
+            cluster_dns=cluster.addons["coredns"],
             protect=cfg.protect,
             opts=pulumi.ResourceOptions(depends_on=after),
         )
-        if app.create_namespace:
-            creators[app.namespace] = service
+        if service.namespace_resource is not None:
+            creators[app.namespace] = service.namespace_resource
         urls[app_name] = service.url
         images[app_name] = app.image if app.image is not None else image.image_ref
     pulumi.export("appUrls", urls)

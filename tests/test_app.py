@@ -853,14 +853,17 @@ def test_stacks_send_traces_to_the_monitoring_collector(synthesized: SynthResult
     assert data["OTEL_SERVICE_NAME"] == "lmagent-api"
 
 
-def test_stacks_put_the_app_on_the_cluster_after_the_monitoring_stack(synthesized: SynthResult) -> None:
+def test_stacks_put_the_app_on_the_cluster_with_only_its_custom_resources_after_the_crds(
+    synthesized: SynthResult,
+) -> None:
     assert synthesized.named("lmagent-api-deployment")["provider"] == synthesized.named("cluster-k8s")["urn"]
     (component,) = synthesized.of_type("lmagent:components:AppService")
-    (monitoring,) = synthesized.of_type("lmagent:components:MonitoringStack")
-    # depends_on a component resolves to its children: the app waits for the monitoring releases.
-    releases = {r["urn"] for r in synthesized.helm_releases if r["parent"] == monitoring["urn"]}
-    assert releases
-    assert releases <= set(component["options"]["dependsOn"])
+    assert component["options"]["dependsOn"] == []  # nothing waits for the monitoring stack as a whole
+    kps = synthesized.named("monitoring-kube-prometheus-stack")["urn"]
+    for name in ("lmagent-api-servicemonitor", "lmagent-api-rules"):
+        assert synthesized.named(name)["options"]["dependsOn"] == [kps]
+    for name in ("lmagent-api-namespace", "lmagent-api-config", "lmagent-api-service"):
+        assert kps not in synthesized.named(name)["dependencies"]
 
 
 def test_stacks_protect_the_app_namespace_as_the_stack_says(stack: str, synthesized: SynthResult) -> None:

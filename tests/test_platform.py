@@ -10,6 +10,7 @@ import yaml
 
 from components.testing import SECRET, SynthResult
 from stacks.__main__ import diff_lines
+from stacks.plan import waits_for
 from tests._tools import REPO
 from tests.conftest import synth_stack, synth_with
 
@@ -43,11 +44,52 @@ def test_runs_several_apps_each_with_its_own_image(stack: str) -> None:
     assert {"lmagent", "orders", "monitoring"} <= namespaces
 
 
-def test_apps_wait_for_the_monitoring_stack_that_installs_their_crds(synthesized: SynthResult) -> None:
+def _waits_for(result: SynthResult, urn: str) -> set[str]:
+    """Everything `urn` waits for, transitively, as stacks.plan reads the recorded graph."""
+    graph = waits_for(result.resources)
+    seen: set[str] = set()
+    todo = list(graph[urn])
+    while todo:
+        u = todo.pop()
+        if u not in seen:
+            seen.add(u)
+            todo.extend(graph[u])
+    return seen
+
+
+def test_apps_wait_for_the_release_with_their_crds_and_for_no_other_monitoring_release(
+    synthesized: SynthResult,
+) -> None:
+    kps = synthesized.named("monitoring-kube-prometheus-stack")["urn"]
+    others = {r["urn"] for r in synthesized.helm_releases} - {kps}
     [app] = [r for r in synthesized.of_type("lmagent:components:AppService") if r["name"] == "lmagent-api"]
-    monitoring = synthesized.named("monitoring")
-    children = {r["urn"] for r in synthesized.children_of(monitoring["urn"])}
-    assert set(app["options"]["dependsOn"]) & (children | {monitoring["urn"]})
+    parts = synthesized.children_of(app["urn"])
+    crs = [r for r in parts if r["type"].startswith("kubernetes:monitoring.coreos.com/")]
+    assert {r["type"].rsplit(":", 1)[1] for r in crs} == {"ServiceMonitor", "PrometheusRule"}
+    for r in crs:  # the CRDs come with kube-prometheus-stack: custom resources wait for it
+        assert kps in r["dependencies"]
+    for r in parts:  # ...and nothing of the app waits for Loki, Alloy, Jaeger or the collector
+        assert not _waits_for(synthesized, r["urn"]) & others, r["name"]
+        if r not in crs:
+            assert kps not in _waits_for(synthesized, r["urn"]), r["name"]
+    deployment = synthesized.named("lmagent-api-deployment")
+    assert synthesized.named("cluster-coredns")["urn"] in deployment["dependencies"]
+
+
+def test_the_monitoring_releases_start_side_by_side(synthesized: SynthResult) -> None:
+    # Alloy and the collector reach Loki and Jaeger by name and retry: none waits for another.
+    releases = {r["urn"] for r in synthesized.helm_releases}
+    assert len(releases) >= 5
+    for urn in releases:
+        assert not _waits_for(synthesized, urn) & releases, urn
+
+
+def test_apps_sharing_a_namespace_wait_for_the_namespace_not_for_the_app_that_creates_it() -> None:
+    apps = {"lmagent-api": {}, "worker": {"namespace": "lmagent", "createNamespace": False}}
+    result = synth_with("staging", {"apps": apps})
+    worker = result.named("worker")
+    assert worker["dependencies"] == [result.named("lmagent-api-namespace")["urn"]]
+    assert result.named("lmagent-api-deployment")["urn"] not in _waits_for(result, worker["urn"])
 
 
 #: What holds data or is expensive to rebuild: protected in production, free to destroy in staging.
