@@ -1,4 +1,4 @@
-"""The `synth`, `diff`, `plan`, `cost` and `local` command line: run a stack offline and write what it declares.
+"""The command line: synth, diff, plan, cost and local: run a stack offline and write what it declares.
 
     python -m stacks synth STACK [--out DIR]   # default DIR: build/STACK
     python -m stacks diff STACK_A STACK_B
