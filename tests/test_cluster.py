@@ -501,12 +501,6 @@ def test_the_deploy_role_is_cluster_admin_and_the_read_only_role_views_everythin
     }
 
 
-def test_the_read_only_policy_reads_secrets_and_custom_resources() -> None:
-    # AmazonEKSViewPolicy leaves Secrets out (and with them Helm's release records), so a
-    # `pulumi preview --refresh` of this stack would fail on them; see READ_ONLY_POLICY_ARN.
-    assert READ_ONLY_POLICY_ARN.endswith("/AmazonEKSAdminViewPolicy")
-
-
 def test_no_hidden_admin_for_whoever_creates_the_cluster(synthesized: SynthResult) -> None:
     access = only(synthesized, CLUSTER)["inputs"]["accessConfig"]
     assert access["bootstrapClusterCreatorAdminPermissions"] is False

@@ -145,3 +145,12 @@ def test_the_graph_follows_parents_and_providers() -> None:
     assert nodes not in deployment["dependencies"]
     assert deployment["provider"] in g.waits_for(deployment["urn"])
     assert nodes in g.waits_for(deployment["urn"])
+
+
+def test_what_does_not_run_on_the_cluster_does_not_wait_for_it() -> None:
+    # Minimal ordering: Loki's bucket and key, the image and its repository start with the VPC,
+    # not after nodes and DNS (a wait that is not needed only lengthens the first deploy).
+    g = graph("production")
+    cluster_side = {g.named(n) for n in ("cluster-general", "cluster-coredns", "cluster-deploy-policy")}
+    for name in ("monitoring-logs", "monitoring-logs-key", "lmagent-api-repository"):
+        assert g.waits_for(g.named(name)) & cluster_side == set(), name
