@@ -85,10 +85,11 @@ KYVERNO_APP_VERSION = "v1.19.0"
 # --- Local environment (compose.yaml, `make local`; issue: cost and local) --------------------
 
 #: Images of the local Docker Compose environment (`python -m stacks local` writes compose.yaml
-#: from these). Releases of the same projects the cluster's charts deploy; each is a published tag
-#: of the image's official repository (Docker Hub), the latest of its line when pinned here:
-#: prometheus v3.5 is Prometheus' long-term-support line; Jaeger 2.x is v2 (v1 ended in 2025).
-#: Pin by digest (`name:tag@sha256:...`) once `docker buildx imagetools inspect` can be run.
+#: from these): release tags (mid-2025) of the official images of the projects the cluster's
+#: charts deploy. Prometheus v3.5 is its long-term-support line; Jaeger 2.x is v2 (v1 ended in
+#: 2025); Loki 3.x and Alloy 1.x are the lines the loki and alloy charts deploy. Not checked
+#: against a registry by the tests (they run offline): add the digests (`name:tag@sha256:...`,
+#: from `docker buildx imagetools inspect`) when upgrading.
 LOCAL_IMAGES: dict[str, str] = {
     "postgres": "postgres:17.5-alpine",
     "prometheus": "prom/prometheus:v3.5.0",
