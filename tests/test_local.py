@@ -185,3 +185,39 @@ def test_the_stacks_command_line_hands_local_its_arguments(tmp_path, capsys):
     assert stacks_main(["local", "--out", str(tmp_path / "local")]) == 0
     assert (tmp_path / "local/prometheus/prometheus.yml").is_file()
     assert "Wrote compose.yaml" in capsys.readouterr().out
+
+
+def test_a_real_prometheus_loads_the_local_config_with_the_stacks_groups(tmp_path):
+    # Debian's Prometheus server (the one `make test` installs) started on the generated files:
+    # what it reports loaded is the PrometheusRule's groups, rule for rule.
+    import time
+
+    import httpx
+
+    from tests._loopback import STARTUP_SECONDS, free_port, spawner, wait_for
+    from tests._tools import tool
+
+    out = _written(tmp_path)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    port = free_port()
+    with spawner(logs) as start:
+        start(
+            "prometheus",
+            [
+                tool("prometheus"),
+                f"--config.file={out / 'prometheus/prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            cwd=tmp_path,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP_SECONDS
+        wait_for(lambda: httpx.get(f"{url}/-/ready").is_success, "Prometheus to start", deadline, logs)
+        loaded = httpx.get(f"{url}/api/v1/rules").json()["data"]["groups"]
+    expected = synth_stack("staging").manifest("PrometheusRule", APP)["spec"]["groups"]
+    # The API lists groups in its own order; each group's rules keep theirs.
+    assert sorted((g["name"], [r["name"] for r in g["rules"]]) for g in loaded) == sorted(
+        (g["name"], [r.get("alert") or r["record"] for r in g["rules"]]) for g in expected
+    )
