@@ -147,7 +147,7 @@ def diff_text(a: Estimate, b: Estimate, la: str, lb: str) -> Iterator[str]:
     changed = list(_changed_lines(a, b))
     if changed:
         yield ""
-        yield "Cost components that differ:"
+        yield "Resources whose cost differs (with the cost components of the second):"
         yield from changed
 
 
