@@ -429,11 +429,17 @@ class Network(pulumi.ComponentResource):
                                     "Action": [
                                         "logs:CreateLogStream",
                                         "logs:PutLogEvents",
-                                        "logs:DescribeLogGroups",
                                         "logs:DescribeLogStreams",
                                     ],
                                     "Resource": [arn, f"{arn}:*"],
-                                }
+                                },
+                                # DescribeLogGroups names no resource type (Service Authorization
+                                # Reference, CloudWatch Logs): on a log group's ARN it never matches.
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["logs:DescribeLogGroups"],
+                                    "Resource": "*",
+                                },
                             ],
                         }
                     )

@@ -19,6 +19,7 @@ from components.bootstrap._policies import (
     state_object_prefixes,
 )
 from components.testing import SynthResult
+from tests import _iam_reference as iam_reference
 from tests.conftest import STACKS, synth_stack
 from tests.test_bootstrap import ready
 
@@ -410,3 +411,84 @@ def test_the_deploy_role_is_granted_every_call_the_platforms_resource_types_make
         for typ in types
     }
     assert {typ: calls for typ, calls in missing.items() if calls} == {}
+
+
+# --- against IAM's own tables (tests/_iam_reference.py, tests/iam/reference.json) ---------------
+
+
+def identity_policies() -> list[tuple[str, dict[str, Any]]]:
+    """The bootstrap's identity policies (role and managed policies), not trust, key or bucket policies."""
+    return [
+        (name, doc)
+        for name, doc, key_policy in documents(ready())
+        if not key_policy and name.endswith(".policy") and not name.startswith("state-policy")
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_call_the_platform_makes_is_authorized_by_the_deploy_role_as_iam_evaluates_it(stack):
+    calls = {call for calls in PLATFORM_API_CALLS.values() for call in calls}
+    assert iam_reference.problems(deploy_statements(stack), calls) == []
+
+
+def test_every_action_a_bootstrap_policy_grants_exists_and_can_match_the_resources_it_names():
+    found = identity_policies()
+    assert len(found) == 14
+    assert {
+        name: iam_reference.problems(doc["Statement"])
+        for name, doc in found
+        if iam_reference.problems(doc["Statement"])
+    } == {}
+
+
+def test_what_the_audit_counts_as_read_is_read_or_list_in_iams_tables():
+    read_on_star = {
+        action
+        for _, doc in identity_policies()
+        for st in doc["Statement"]
+        if st.get("Resource") == "*"
+        for pattern in st["Action"]
+        if is_read_only(pattern)
+        for action in iam_reference.expand(pattern)
+    }
+    assert len(read_on_star) > 50  # ec2:Describe* alone is hundreds
+    assert {
+        a: iam_reference.access_level(a)
+        for a in read_on_star
+        if iam_reference.access_level(a) not in ("Read", "List")
+    } == {}
+
+
+def test_the_iam_check_refuses_a_create_conditioned_on_request_tags_for_the_vpc_it_goes_into():
+    # The defect this check found: CreateSubnet also acts on the VPC, for which IAM evaluates
+    # aws:ResourceTag only, so a statement conditioned on aws:RequestTag alone denies it.
+    only_request_tag = [
+        {
+            "Effect": "Allow",
+            "Action": ["ec2:CreateSubnet"],
+            "Resource": ["arn:aws:ec2:eu-west-1:123456789012:*"],
+            "Condition": {"StringEquals": {"aws:RequestTag/stack": "staging"}},
+        }
+    ]
+    (problem,) = iam_reference.problems(only_request_tag)
+    assert problem.startswith("ec2:CreateSubnet on vpc ")
+    on_an_arn = [
+        {
+            "Effect": "Allow",
+            "Action": ["eks:CreateCluster"],
+            "Resource": ["arn:aws:eks:eu-west-1:123456789012:cluster/x"],
+        }
+    ]
+    assert iam_reference.problems(on_an_arn) == [
+        "eks:CreateCluster: takes no resource ARN (needs Resource '*') or a condition it lacks"
+    ]
+    assert iam_reference.problems([{"Effect": "Allow", "Action": ["ec2:CreateVcp"], "Resource": "*"}]) == [
+        "ec2:CreateVcp: no such action in the Service Authorization Reference"
+    ]
+
+
+def test_the_iam_tables_are_a_dated_export_of_the_service_authorization_reference():
+    data = iam_reference.reference()
+    assert data["version"] == "0.1.202610271"
+    assert "Service Authorization Reference" in data["source"]
+    assert {"ec2", "eks", "iam", "kms", "logs", "ecr", "s3", "codeconnections"} <= set(data["actions"])

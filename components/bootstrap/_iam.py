@@ -29,6 +29,11 @@ WILDCARD_RESOURCE_EXCEPTIONS: dict[str, str] = {
     # statement carries aws:RequestTag/stack, so the role can only create keys tagged for its stack.
     "kms:CreateKey": "no key ARN exists before creation (AWS KMS: CreateKey has no resource type); "
     "conditioned on aws:RequestTag/stack",
+    # EKS CreateCluster has no resource type (Service Authorization Reference, Amazon EKS actions
+    # table); the statement carries aws:RequestTag/stack, so only a cluster tagged for the
+    # role's stack can be created.
+    "eks:CreateCluster": "the action has no resource type in the EKS actions table; conditioned on "
+    "aws:RequestTag/stack",
     # CodeBuild creates and deletes the runner's network interface in the VPC when a build
     # starts and ends; the CodeBuild user guide ("Allow CodeBuild access to AWS services required
     # to create a VPC network interface") grants these on "*" because no interface exists before.

@@ -209,6 +209,16 @@ def deploy_policies(
     # changes and deletes only on resources tagged for it.
     parts["network"] = [
         *_tagged("Ec2Networking", stack, create=ec2_creates, resources=[f"{ec2}:*"]),
+        # A create also acts on what it goes into (CreateSubnet on its VPC, CreateNatGateway on
+        # its subnet and Elastic IP...). For those resources IAM evaluates aws:ResourceTag, not
+        # aws:RequestTag (Service Authorization Reference, EC2 actions table): a second statement
+        # lets the creates use only this stack's own VPC, subnets, route tables and addresses.
+        allow(
+            "CreateInsideThisStacksNetwork",
+            ec2_creates,
+            [f"{ec2}:*"],
+            {"StringEquals": {"aws:ResourceTag/stack": stack}},
+        ),
         allow(
             "TagEc2ResourcesAsTheyAreCreated",
             ["ec2:CreateTags"],
@@ -256,13 +266,20 @@ def deploy_policies(
     ]
     # EKS (components/cluster.py): the stack's cluster by name, and what hangs off it.
     parts["cluster"] = [
+        # CreateCluster names no resource type in the Service Authorization Reference (EKS actions
+        # table): it is authorized on "*" only, here for clusters tagged for this stack.
+        allow(
+            "CreateThisStacksCluster",
+            ["eks:CreateCluster"],
+            "*",
+            {"StringEquals": {"aws:RequestTag/stack": stack}},
+        ),
         allow(
             "ManageThisStacksCluster",
             [
                 "eks:AssociateAccessPolicy",
                 "eks:CreateAccessEntry",
                 "eks:CreateAddon",
-                "eks:CreateCluster",
                 "eks:CreateNodegroup",
                 "eks:CreatePodIdentityAssociation",
                 "eks:DeleteAccessEntry",
