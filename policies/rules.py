@@ -48,12 +48,14 @@ from policies._aws import (
 from policies._kubernetes import (
     CONFIG_MAP,
     EKS_ADDON,
+    NAMESPACE,
     NETWORK_POLICY,
     POD_SPEC_PATHS,
     SECRET_PLACEHOLDER,
     WORKLOADS,
     check_config_map_secrets,
     check_image_digest,
+    check_namespace_default_deny,
     check_network_policies,
     check_network_policy_enforced,
     check_no_privilege_escalation,
@@ -74,6 +76,7 @@ __all__ = [
     "EKS_CLUSTER",
     "LAUNCH_TEMPLATE",
     "LOG_GROUP",
+    "NAMESPACE",
     "NETWORK_POLICY",
     "NODE_GROUP",
     "POD_SPEC_PATHS",
@@ -279,6 +282,16 @@ NETWORK_POLICY_ENFORCED = StackValidationPolicy(
     tags=["security"],
 )
 RESOURCE_TYPES[NETWORK_POLICY_ENFORCED.name] = (EKS_ADDON, NETWORK_POLICY)
+NAMESPACE_DEFAULT_DENY = StackValidationPolicy(
+    name="k8s-namespace-default-deny",
+    description="Every namespace the stack creates denies all traffic its policies do not allow.",
+    validate=check_namespace_default_deny,
+    severity=_HIGH,
+    remediation_steps="Declare a NetworkPolicy with `podSelector: {}` and policyTypes [Ingress, Egress] "
+    "in the namespace, and allow policies for what its pods need.",
+    tags=["security"],
+)
+RESOURCE_TYPES[NAMESPACE_DEFAULT_DENY.name] = (NAMESPACE, NETWORK_POLICY)
 
 ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     RUN_AS_NON_ROOT,
@@ -291,6 +304,7 @@ ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     CONFIG_MAP_SECRETS,
     NETWORK_POLICY_PER_NAMESPACE,
     NETWORK_POLICY_ENFORCED,
+    NAMESPACE_DEFAULT_DENY,
     ECR_SCAN_ON_PUSH,
     ECR_IMMUTABLE_TAGS,
     EKS_SECRETS_ENCRYPTION,

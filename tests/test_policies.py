@@ -772,6 +772,65 @@ def test_the_pack_refuses_a_stack_whose_cni_ignores_its_network_policies() -> No
 
 
 # ---------------------------------------------------------------------------------------------
+# The stack-level rule that every created namespace denies by default
+
+
+def default_deny_violations(resources: list[PolicyResource]) -> list[tuple[str, str | None]]:
+    found: list[tuple[str, str | None]] = []
+    rules.NAMESPACE_DEFAULT_DENY.validate(
+        StackValidationArgs(resources), lambda message, urn=None: found.append((message, urn))
+    )
+    return found
+
+
+def namespace(name: str) -> PolicyResource:
+    return stack_resource(rules.NAMESPACE, f"{name}-namespace", {"metadata": {"name": name}})
+
+
+def policy(namespace: str, spec: dict[str, Any], name: str = "p") -> PolicyResource:
+    props = {"metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    return stack_resource(rules.NETWORK_POLICY, f"{namespace}-{name}", props)
+
+
+DENY_ALL = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_fails_when_a_created_namespace_has_no_default_deny() -> None:
+    orders = namespace("orders")
+    app_only = policy(
+        "orders", {"podSelector": {"matchLabels": {"app": "orders"}}, "policyTypes": ["Ingress", "Egress"]}
+    )
+    assert default_deny_violations([orders, app_only, policy("lmagent", DENY_ALL)]) == [
+        (
+            "namespace 'orders' has no default-deny NetworkPolicy; allowed: a NetworkPolicy in it with "
+            "`podSelector: {}` and policyTypes [Ingress, Egress], plus policies allowing the traffic "
+            "its pods need",
+            orders.urn,
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"podSelector": {}, "policyTypes": ["Ingress"]},  # egress left open
+        {
+            "podSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]},
+            "policyTypes": ["Ingress", "Egress"],
+        },
+    ],
+)
+def test_fails_when_the_deny_leaves_a_direction_or_a_pod_out(spec: dict[str, Any]) -> None:
+    assert len(default_deny_violations([namespace("orders"), policy("orders", spec)])) == 1
+
+
+def test_a_created_namespace_with_a_default_deny_passes() -> None:
+    assert default_deny_violations([namespace("orders"), policy("orders", DENY_ALL)]) == []
+    # Namespaces the stack does not create are not its to lock down.
+    assert default_deny_violations([policy("orders", {"podSelector": {}, "policyTypes": ["Ingress"]})]) == []
+
+
+# ---------------------------------------------------------------------------------------------
 # Enforcement: the pack's default and the per-stack configs
 
 
@@ -870,7 +929,11 @@ def test_the_pack_serves_every_policy_mandatory_by_default(analyzer: Any) -> Non
     assert [p.name for p in info.policies] == [p.name for p in rules.ALL_POLICIES]
     assert {p.name for p in info.policies if p.enforcementLevel != analyzer_pb2.MANDATORY} == set()
     stack_policies = [p.name for p in info.policies if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK]
-    assert stack_policies == ["k8s-network-policy-per-namespace", "eks-network-policy-enforced"]
+    assert stack_policies == [
+        "k8s-network-policy-per-namespace",
+        "eks-network-policy-enforced",
+        "k8s-namespace-default-deny",
+    ]
 
 
 @pytest.mark.parametrize(("stack", "expected_level"), [("production", "mandatory"), ("staging", "advisory")])
