@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import runpy
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -337,3 +340,22 @@ def test_the_bootstrap_is_priced_by_the_cost_command_and_the_readme_quotes_its_b
     # Always on, whatever the usage: the NAT gateway, its public address and the three keys.
     assert doc["baseline"] == pytest.approx(0.048 * 730 + 0.005 * 730 + 3 * 1.0, abs=0.01)
     assert f"a baseline of ${doc['baseline']:.2f}" in (REPO / "README.md").read_text().replace("\n", " ")
+
+
+def test_the_entry_point_pulumi_runs_from_bootstrap_declares_the_same_resources(monkeypatch):
+    # `pulumi up -C bootstrap` runs bootstrap/__main__.py with bootstrap/ as the program
+    # directory, where `stacks` is not importable until the entry point adds the repository root.
+    # Nor through the editable install of the dev tools: `make deps` installs only requirements.txt.
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != REPO])
+    monkeypatch.setattr(sys, "meta_path", [f for f in sys.meta_path if "__editable__" not in repr(f)])
+    for name in [m for m in sys.modules if m == "stacks" or m.startswith("stacks.")]:
+        monkeypatch.delitem(sys.modules, name)
+    found = load_stack_file("main", BOOTSTRAP)
+    result = synth(
+        lambda: runpy.run_path(str(BOOTSTRAP / "__main__.py"), run_name="__main__"),
+        project=found.project,
+        stack="main",
+        config=found.config,
+    )
+    assert [r["urn"] for r in result.resources] == [r["urn"] for r in committed().resources]
+    assert result.outputs == committed().outputs
