@@ -27,7 +27,9 @@ def _health(test: list[str] | str, start: str = "20s") -> dict[str, Any]:
 
 
 def _http_probe(url: str) -> dict[str, Any]:
-    # busybox wget: the prom/*, grafana and loki (distroless :debug, /busybox on PATH) images have it.
+    # busybox wget, which each probed image has: prom/* (busybox-based), grafana (Alpine), loki
+    # (gcr.io/distroless/static:debug with /busybox and /bin/sh: grafana/loki cmd/loki/Dockerfile),
+    # jaeger (Alpine: jaegertracing/jaeger scripts/build/docker/base/Dockerfile).
     return _health(f"wget -q -O /dev/null {url} || exit 1")
 
 
@@ -142,7 +144,7 @@ def compose(cfg: StackConfig, environment: str) -> dict[str, Any]:
         },
         "loki": {
             "image": img["loki"],
-            "user": APP_UID,  # the image's loki user
+            "user": APP_UID,  # the image's loki user (10001, grafana/loki cmd/loki/Dockerfile)
             "command": ["-config.file=/etc/loki/loki.yaml"],
             "volumes": [_mount("loki", "/etc/loki"), "loki-data:/loki"],
             "tmpfs": [TMP],
@@ -152,7 +154,8 @@ def compose(cfg: StackConfig, environment: str) -> dict[str, Any]:
         },
         "alloy": {
             "image": img["alloy"],
-            "user": "473:473",  # the image's alloy user (the image defaults to root)
+            # The image's alloy user, which it creates but does not run as (grafana/alloy Dockerfile).
+            "user": "473:473",
             "entrypoint": ["/bin/alloy"],
             "command": [
                 "run",
@@ -163,7 +166,7 @@ def compose(cfg: StackConfig, environment: str) -> dict[str, Any]:
             "volumes": [_mount("alloy", "/etc/alloy"), f"app-logs:{LOG_DIR}:ro"],
             "tmpfs": ["/var/lib/alloy/data", TMP],
             "ports": ["127.0.0.1:12345:12345"],
-            # Ubuntu-based image without wget: bash's /dev/tcp asks /-/ready.
+            # Ubuntu-based image (grafana/alloy Dockerfile): no wget; bash's /dev/tcp asks /-/ready.
             "healthcheck": _health(
                 "exec 3<>/dev/tcp/127.0.0.1/12345 && printf 'GET /-/ready HTTP/1.0\\r\\n\\r\\n' >&3 "
                 "&& grep -q '200 OK' <&3"
