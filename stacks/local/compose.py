@@ -136,7 +136,11 @@ def compose(cfg: StackConfig, environment: str) -> dict[str, Any]:
         "alertmanager": {
             "image": img["alertmanager"],
             "user": "65534:65534",
-            "command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"],
+            "command": [
+                "--config.file=/etc/alertmanager/alertmanager.yml",
+                "--storage.path=/alertmanager",
+                "--cluster.listen-address=",  # one instance: no gossip port, no peers to look for
+            ],
             "volumes": [_mount("alertmanager", "/etc/alertmanager"), "alertmanager-data:/alertmanager"],
             "ports": ["127.0.0.1:9093:9093"],
             "healthcheck": _http_probe("http://127.0.0.1:9093/-/ready"),
