@@ -91,6 +91,8 @@ FREE: dict[str, str] = {
     "aws:secretsmanager/secretVersion:SecretVersion": "priced with its secret",
     "aws:sqs/queuePolicy:QueuePolicy": _CONTROL,
     "aws:codebuild/webhook:Webhook": _CONTROL,
+    "aws:codeconnections/connection:Connection": "CodeConnections has no charge of its own",
+    "aws:codestarconnections/connection:Connection": "CodeConnections has no charge of its own",
     "aws:codebuild/sourceCredential:SourceCredential": _CONTROL,
     "aws:lb/targetGroup:TargetGroup": "priced with its load balancer",
     "aws:lb/listener:Listener": "priced with its load balancer",
