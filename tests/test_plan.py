@@ -290,6 +290,9 @@ def test_adding_an_app_lengthens_the_critical_path_by_at_most_its_own_chain(shar
     before = build_plan(two.resources).total
     after = build_plan(three.resources).total
     assert after - before <= _app_chain(three.resources, "svc-02")
+    # Stronger, and what holds here: apps run side by side, each shorter than the path to the
+    # CRDs its rules wait for, so one more app adds nothing at all.
+    assert after == before
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -378,3 +381,14 @@ def test_the_bench_replaces_only_the_figures_between_the_markers():
         f"# Before\nold account\n{BEGIN}\nnew\nfigures\n{END}\n\n## Why\nreasons\n"
     )
     assert into("", ["x"]) == f"{BEGIN}\nx\n{END}\n"
+
+
+def test_plan_stops_with_status_2_naming_a_type_without_a_create_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    table = {k: v for k, v in durations.TYPES.items() if k != "aws:eks/cluster:Cluster"}
+    monkeypatch.setattr(durations, "TYPES", table)
+    assert main(["plan", "staging", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "cluster-eks: no create time for resource type 'aws:eks/cluster:Cluster'" in err
+    assert not (tmp_path / "out" / "plan.json").exists()
