@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import os
 import random
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from components.testing import synth
 from stacks import durations
 from stacks.__main__ import main
 from stacks.durations import Estimate, UnknownDurationError, estimate
-from stacks.plan import build_plan, critical_path_dot, duration, waits_for
+from stacks.plan import build_plan, critical_path_dot, duration, plan_lines, waits_for
 from tests.conftest import synth_stack, synth_with
 
 
@@ -313,13 +315,38 @@ def test_plan_writes_the_synthesis_and_plan_json(tmp_path: Path, capsys: pytest.
     assert dot.read_text().count(" -> ") == len(plan.critical_path) - 1
 
 
-def test_the_readme_pictures_show_each_stack_s_current_critical_path(stack):
-    svg = (Path(__file__).resolve().parent.parent / "docs" / f"critical-path-{stack}.svg").read_text()
-    picture = html.unescape(svg)  # Graphviz writes "-" as "&#45;"
+README = Path(__file__).resolve().parent.parent / "README.md"
+PICTURES = Path(__file__).resolve().parent.parent / "docs"
+UPDATE = "review the change, then run UPDATE_GOLDEN=1 pytest tests/test_plan.py"
+
+
+def test_the_readme_shows_each_stack_s_plan_as_the_command_prints_it(stack):
+    """The README's `plan` output is the command's, like a golden file: regenerated on purpose."""
     plan = build_plan(synth_stack(stack).resources, stack=stack)
+    printed = "\n".join(plan_lines(plan)) + "\n"
+    text = README.read_text()
+    marker = f"`python -m stacks plan {stack}`:\n\n```\n"
+    start = text.index(marker) + len(marker)
+    end = text.index("```", start)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        README.write_text(text[:start] + printed + text[end:])
+        text = README.read_text()
+        end = text.index("```", start)
+    assert text[start:end] == printed, f"README's plan output for {stack} is stale; {UPDATE}"
+
+
+def test_the_readme_pictures_show_each_stack_s_current_critical_path(stack):
+    picture_file = PICTURES / f"critical-path-{stack}.svg"
+    plan = build_plan(synth_stack(stack).resources, stack=stack)
+    if os.environ.get("UPDATE_GOLDEN") == "1":  # as `make plan-pictures` draws it
+        dot = subprocess.run(
+            ["dot", "-Tsvg"], input=critical_path_dot(plan), capture_output=True, text=True, check=True
+        )
+        picture_file.write_text(dot.stdout)
+    picture = html.unescape(picture_file.read_text())  # Graphviz writes "-" as "&#45;"
     names = [s.name for s in plan.path_steps()]
     drawn = [name for name in names if f">{name}</text>" in picture]
-    assert drawn == names, f"docs/critical-path-{stack}.svg is out of date: run `make plan-pictures`"
+    assert drawn == names, f"docs/critical-path-{stack}.svg is out of date; {UPDATE} (needs Graphviz's dot)"
     assert f"first deploy about {duration(plan.total)}" in picture
 
 
