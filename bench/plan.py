@@ -116,6 +116,14 @@ class Rule:
     declared: bool = True
 
 
+#: The chart whose release installs each API group's CRDs.
+CRD_CHARTS = {
+    "monitoring.coreos.com": "kube-prometheus-stack",
+    "karpenter.sh": "karpenter-crd",
+    "karpenter.k8s.aws": "karpenter-crd",
+    "external-secrets.io": "external-secrets",
+}
+
 _PODS = ("kubernetes:helm.sh/v3:Release", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service")
 
 RULES: tuple[Rule, ...] = (
@@ -225,10 +233,10 @@ RULES: tuple[Rule, ...] = (
         declared=False,
     ),
     Rule(
-        "kubernetes:monitoring.coreos.com/*",
+        "kubernetes:*",
         "kubernetes:helm.sh/v3:Release",
         "a custom resource is refused until the release installing its CRD is done",
-        _installs_crd_group({"monitoring.coreos.com": "kube-prometheus-stack"}),
+        _installs_crd_group(CRD_CHARTS),
         declared=False,
     ),
 )

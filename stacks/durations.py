@@ -8,8 +8,9 @@ measurement or a provider's documentation names it; where none was found the sou
 one exists: a real deploy prints each resource's time (`pulumi up` shows "created (913s)").
 
 Kubernetes objects: pulumi-kubernetes waits for a Deployment's rollout and a Service's endpoints
-(its "await logic", https://www.pulumi.com/blog/improving-kubernetes-management-with-pulumis-await-logic/);
-other objects are done when the API server accepts them. A `helm.v3.Release` waits for the chart's
+(its "await logic", https://www.pulumi.com/blog/improving-kubernetes-management-with-pulumis-await-logic/,
+and each class's docstring in pulumi_kubernetes 4.34.2); other objects, custom resources included,
+are done when the API server accepts them. A `helm.v3.Release` waits for the chart's
 workloads to be ready unless `skipAwait` is set (pulumi_kubernetes 4.34.2, `helm/v3/Release`
 docstring of `skip_await`), so its time is the chart's, listed per chart in `CHARTS`.
 """
@@ -90,6 +91,12 @@ TYPES: Mapping[str, Estimate] = {
     "aws:kms/key:Key": Estimate(5, _API_CALL + " (CreateKey, then the key policy and rotation)"),
     "aws:kms/alias:Alias": Estimate(2, _API_CALL),
     "aws:cloudwatch/logGroup:LogGroup": Estimate(2, _API_CALL),
+    "aws:cloudwatch/eventRule:EventRule": Estimate(2, _API_CALL),
+    "aws:cloudwatch/eventTarget:EventTarget": Estimate(2, _API_CALL),
+    "aws:sqs/queue:Queue": Estimate(
+        5, "assumption: CreateQueue, then the provider waits for the attributes to read back"
+    ),
+    "aws:sqs/queuePolicy:QueuePolicy": Estimate(3, _API_CALL),
     # --- EKS ----------------------------------------------------------------------------------
     "aws:eks/cluster:Cluster": Estimate(
         900,
@@ -149,15 +156,25 @@ TYPES: Mapping[str, Estimate] = {
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": Estimate(1, _K8S_OBJECT),
     "kubernetes:monitoring.coreos.com/v1:PodMonitor": Estimate(1, _K8S_OBJECT),
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule": Estimate(1, _K8S_OBJECT),
+    "kubernetes:karpenter.sh/v1:NodePool": Estimate(1, _K8S_OBJECT),
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": Estimate(1, _K8S_OBJECT),
+    "kubernetes:external-secrets.io/v1:ExternalSecret": Estimate(1, _K8S_OBJECT),
+    "kubernetes:external-secrets.io/v1:SecretStore": Estimate(1, _K8S_OBJECT),
+    "kubernetes:external-secrets.io/v1:ClusterSecretStore": Estimate(1, _K8S_OBJECT),
+    "kubernetes:core/v1:PersistentVolumeClaim": Estimate(
+        1, "pulumi-kubernetes does not wait for a claim to bind (its pod's volume does)"
+    ),
     "kubernetes:apps/v1:Deployment": Estimate(
         60,
-        "assumption: pulumi-kubernetes waits for the rollout (new pods ready); an image pull from "
-        "ECR in-region and the readiness probe's first successes",
+        "assumption: the provider waits for the Available condition (pulumi_kubernetes 4.34.2, "
+        "apps/v1 Deployment docstring): an image pull from ECR in-region and the readiness "
+        "probe's first successes",
     ),
     "kubernetes:core/v1:Service": Estimate(
-        60,
-        "assumption: pulumi-kubernetes waits for a selecting Service's endpoints, so it is ready "
-        "when its Deployment's pods are",
+        70,
+        "assumption: the provider waits until no selected endpoint is not ready, then 10 s more "
+        "for stragglers (pulumi_kubernetes 4.34.2, core/v1 Service docstring): its Deployment's "
+        "pods' readiness plus 10 s",
     ),
 }
 
@@ -173,6 +190,11 @@ CHARTS: Mapping[str, Estimate] = {
     "alloy": Estimate(60, "assumption: one DaemonSet pod per node, a small image"),
     "jaeger": Estimate(90, "assumption: one Deployment (Jaeger v2 all-in-one) and its UI"),
     "opentelemetry-collector": Estimate(60, "assumption: one Deployment, a small image"),
+    "karpenter-crd": Estimate(10, "assumption: CRDs only, no workload to wait for"),
+    "karpenter": Estimate(60, "assumption: the controller Deployment (two replicas), a small image"),
+    "external-secrets": Estimate(
+        90, "assumption: the operator, its webhook (a certificate to issue first) and the cert controller"
+    ),
 }
 
 COMPONENT = Estimate(0, "a component: registering it creates nothing in the cloud")
