@@ -14,7 +14,10 @@ How the engine orders a `pulumi up` (pulumi 3.272, Python SDK), which the graph 
   components but not into custom resources' children (`_add_dependency` in pulumi/runtime/rpc.py).
   The SDK does that expansion itself before the engine sees the request, so the recorded
   `dependencies` name custom resources only (tests/test_plan.py checks); `waits_for` expands
-  any component it meets the same way, for graphs written by hand.
+  any component it meets the same way, for graphs written by hand. The SDK expands to the
+  children the component has when the dependent registers: a child created later (inside an
+  `apply`) would be missed, on a real deploy as here. The components create every child in their
+  constructors.
 - `pulumi up` runs every step whose dependencies are done at once: `--parallel` defaults to
   unbounded (https://www.pulumi.com/docs/iac/cli/commands/pulumi_up/).
 
@@ -279,7 +282,7 @@ def critical_path_dot(plan: Plan) -> str:
 
     lines = [
         f"digraph {quote(f'critical path of {plan.stack}')} {{",
-        "  rankdir=LR;",
+        "  rankdir=TB;",  # a column: the path has a dozen steps, too many for one row
         '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=11];',
         '  edge [color="#555555"];',
         f"  label={quote(f'{plan.stack}: first deploy about {duration(plan.total)} along this path')};",
