@@ -275,6 +275,9 @@ class GithubRunners(pulumi.ComponentResource):
                                 aws.codebuild.WebhookFilterGroupFilterArgs(
                                     type="EVENT", pattern="WORKFLOW_JOB_QUEUED"
                                 ),
+                                # A workflow job's workflow name, matched as a regular
+                                # expression (CodeBuild user guide, "Filter GitHub webhook
+                                # events (CloudFormation)", its fourth filter group).
                                 aws.codebuild.WebhookFilterGroupFilterArgs(
                                     type="WORKFLOW_NAME", pattern=f"^{args.workflow_name}$"
                                 ),
