@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from components.bootstrap._deploy import deploy_policies
 from components.bootstrap._iam import WILDCARD_RESOURCE_EXCEPTIONS, is_read_only, wildcard_problems
 from components.bootstrap._policies import (
     DEPLOY_POLICY_PARTS,
     PLATFORM_MANAGED_POLICY_ARNS,
     PLATFORM_ROLE_PREFIXES,
-    deploy_policies,
     state_object_prefixes,
 )
 from components.testing import SynthResult

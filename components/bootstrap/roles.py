@@ -15,12 +15,8 @@ import pulumi_aws as aws
 from pydantic import Field, field_validator
 
 from components._model import Model
-from components.bootstrap._policies import (
-    DEPLOY_POLICY_PARTS,
-    deploy_policies,
-    github_trust_policy,
-    readonly_state_policy,
-)
+from components.bootstrap._deploy import deploy_policies
+from components.bootstrap._policies import DEPLOY_POLICY_PARTS, github_trust_policy, readonly_state_policy
 from components.bootstrap.github_oidc import GithubRepository
 
 __all__ = ["READONLY_ROLE_NAME", "PipelineRoles", "PipelineRolesArgs", "deploy_role_name"]
