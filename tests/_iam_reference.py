@@ -172,7 +172,8 @@ def problems(statements: Sequence[Mapping[str, Any]], calls: Iterable[str] | Non
 def _used_actions() -> set[str]:
     # Imported here: the synth they run is needed only when refreshing the data.
     from tests.test_bootstrap import ready
-    from tests.test_bootstrap_policies import PLATFORM_API_CALLS, documents
+    from tests.test_bootstrap_iam import PLATFORM_API_CALLS
+    from tests.test_bootstrap_policies import documents
 
     used = {a for calls in PLATFORM_API_CALLS.values() for a in calls}
     for _, doc, _ in documents(ready()):
