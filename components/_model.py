@@ -3,13 +3,17 @@ value types and rules the components share: Kubernetes quantities, secret names,
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationInfo
 from pydantic.alias_generators import to_camel
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, ValidationError, core_schema
+
+M = TypeVar("M", bound="Model")
 
 
 class Model(BaseModel):
@@ -26,21 +30,162 @@ class Model(BaseModel):
         populate_by_name=True,
         arbitrary_types_allowed=True,
         validate_default=True,
+        # The docstring under each field is its description (in the API reference and in
+        # `model_fields[...].description`), so a field is documented once.
+        use_attribute_docstrings=True,
+    )
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise with_hints(err, type(self)) from None
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: Literal["allow", "ignore", "forbid"] | None = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """pydantic's `model_validate`, with "did you mean" for unknown keys."""
+        try:
+            return super().model_validate(
+                obj,
+                strict=strict,
+                extra=extra,
+                from_attributes=from_attributes,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except ValidationError as err:
+            raise with_hints(err, cls) from None
+
+    # Tells pydantic this is its own `__init__` (only the error differs), so validation keeps
+    # building instances itself, with the caller's context, instead of calling this.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+def with_hints(err: ValidationError, model: type[BaseModel]) -> ValidationError:
+    """`err` with each unknown key explained: "did you mean" the closest field, and the fields allowed.
+
+    pydantic says only "Extra inputs are not permitted"; the stack file's errors
+    (`stacks/_errors.py`) say what was meant, and a Python caller gets the same here.
+    """
+    errors = err.errors(include_url=False)
+    if not any(e["type"] == "extra_forbidden" for e in errors):
+        return err
+    details: list[InitErrorDetails] = []
+    for e in errors:
+        if e["type"] != "extra_forbidden":
+            details.append(
+                InitErrorDetails(type=e["type"], loc=e["loc"], input=e["input"], ctx=e.get("ctx", {}))
+            )
+            continue
+        owner = _model_at(model, e["loc"][:-1])
+        key = str(e["loc"][-1])
+        fields = owner.model_fields if owner is not None else {}
+        # Answer in the caller's style: camelCase (a stack file, a JSON mapping) or snake_case.
+        camel = key != key.lower() and "_" not in key
+        names = sorted((f.alias or n) if camel else n for n, f in fields.items())
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        message = f"unknown key {key!r}{hint} (allowed: {', '.join(names)})"
+        details.append(
+            InitErrorDetails(
+                type=PydanticCustomError("extra_forbidden", message.replace("{", "{{").replace("}", "}}")),
+                loc=e["loc"],
+                input=e["input"],
+            )
+        )
+    return ValidationError.from_exception_data(err.title, details)
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that holds the key at `loc` (nested models, lists and dicts followed)."""
+    import typing
+
+    node: Any = model
+    for part in loc:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            fields = {**node.model_fields, **{f.alias: f for f in node.model_fields.values() if f.alias}}
+            if part not in fields:
+                return None
+            node = fields[part].annotation
+        while typing.get_origin(node) is not None and not (isinstance(node, type)):
+            args = [a for a in typing.get_args(node) if a is not type(None)]
+            origin = typing.get_origin(node)
+            if origin is typing.Annotated:
+                node = args[0]
+            elif origin in (dict, Mapping) and len(args) == 2 and isinstance(part, str):
+                node = args[1]
+                break
+            elif origin is list and args:
+                node = args[0]
+                break
+            elif len(args) == 1:
+                node = args[0]
+            else:
+                return None
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def as_args(component: str, model: type[M], value: object) -> M:
+    """`value` as a `model` instance: the instance itself, or a mapping validated into one.
+
+    Anything else is a TypeError that names what was expected, instead of an AttributeError
+    somewhere inside the component.
+    """
+    if isinstance(value, model):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return model.model_validate(dict(value))
+        except ValidationError as err:
+            raise with_hints(err, model) from None
+    raise TypeError(
+        f"{component}: args: must be a {model.__name__} or a mapping of its fields "
+        f"(got {type(value).__name__}: {value!r:.80})"
     )
 
 
 #: Validation context key that carries the stack's environment (`staging` or `production`).
 ENVIRONMENT = "environment"
 
+#: The environments a component can be built for. Production turns on the guardrails that
+#: staging relaxes (replicas >= 2, images by digest, no API endpoint open to the world...).
+Environment = Literal["staging", "production"]
+
 
 def in_production(info: ValidationInfo) -> bool:
     """True when the model is being validated for a production stack.
 
-    Stack config is validated with `context={"environment": ...}` (see `stacks/config.py`); a
-    consumer gets the same guardrails with `Args.model_validate(data, context={"environment":
-    "production"})`. Without a context the production-only rules do not apply.
+    Args built on their own do not know their environment yet: each component takes
+    `environment=` (default `production`) and validates its args again for it
+    (`for_environment`), so the production rules are never skipped by omission. Stack config is
+    validated with `context={"environment": ...}` (see `stacks/config.py`), so the stack file gets
+    the same errors in its own words before anything is declared.
     """
     return isinstance(info.context, dict) and info.context.get(ENVIRONMENT) == "production"
+
+
+def for_environment(component: str, args: M, environment: object) -> M:
+    """`args` validated again with the rules of `environment`; raise naming it if it is not one."""
+    allowed = get_args(Environment)
+    if environment not in allowed:
+        raise ValueError(
+            f"{component}: environment: must be one of {', '.join(map(repr, allowed))} (got {environment!r})"
+        )
+    try:
+        return type(args).model_validate(args.model_dump(), context={ENVIRONMENT: environment})
+    except ValidationError as err:
+        raise ValueError(f"{component}: args are not valid for {environment}:\n{err}") from None
 
 
 def at_least_two_in_production(value: int, info: ValidationInfo) -> int:

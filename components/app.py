@@ -39,7 +39,8 @@ from components._app_parts import (
     StartupProbe,
 )
 from components._app_pod import allow_policy_spec, deployment_spec
-from components._model import parse_quantity
+from components._model import Environment, as_args, for_environment, parse_quantity
+from components._options import resolve_protect, resolve_provider
 from components.alerts import app_alert_groups
 from components.dashboards import red_dashboard, slo_dashboard
 from components.slo import slo_rule_groups
@@ -105,22 +106,29 @@ class AppService(pulumi.ComponentResource):
         name: str,
         args: AppServiceArgs,
         *,
-        provider: k8s.Provider,
+        provider: k8s.Provider | None = None,
         image: pulumi.Input[str] | None = None,
         role_arn: pulumi.Input[str] | None = None,
         secrets: Mapping[str, pulumi.Input[str]] | None = None,
         otlp_endpoint: pulumi.Input[str] | None = None,
         crds: pulumi.Resource | None = None,
         cluster_dns: pulumi.Resource | None = None,
-        protect: bool = True,
+        protect: bool | None = None,
+        environment: Environment = "production",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare the app `name` (also its Kubernetes name) from `args`.
 
+        The Kubernetes provider comes from `opts` as Pulumi resolves it (`provider`, `providers`
+        by package, or the parent's); `provider=` is the same, given directly. There is no
+        fallback to the ambient kubeconfig: without a Kubernetes provider this raises.
+
         `image` is used when `args.image` is unset; `role_arn` annotates the ServiceAccount for
         IRSA; `secrets` maps each secret config name in `args.secret_env` to its value (kept a
         Pulumi secret); `otlp_endpoint` is used when `args.otlp_endpoint` is unset; `protect`
-        guards the Namespace, whose deletion would delete everything in it.
+        (or `opts.protect`; default on) guards the Namespace, whose deletion would delete
+        everything in it. `environment` selects the guardrails `args` are checked against
+        (default `production`: replicas >= 2, image by digest...).
 
         `crds` is what installs the ServiceMonitor and PrometheusRule CRDs (e.g.
         `MonitoringStack.crds`): those two wait for it and nothing else does. `cluster_dns` (the
@@ -128,6 +136,10 @@ class AppService(pulumi.ComponentResource):
         for it. Without them, only `opts.depends_on` orders the app.
         """
         # Checked before the component registers, so a mistake leaves nothing half-declared.
+        where = f"AppService {name!r}"
+        args = for_environment(where, as_args(where, AppServiceArgs, args), environment)
+        provider = resolve_provider(where, "kubernetes", k8s.Provider, provider, opts)
+        protect = resolve_protect(where, protect, opts)
         image_ref = args.image if args.image is not None else image
         if image_ref is None:
             raise ValueError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import re
@@ -16,8 +17,9 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from components import versions
 from components._addons import AFTER_NODES, BEFORE_NODES, addons, gp3_storage_class
 from components._log_key import log_group_key
-from components._model import Model, in_production
+from components._model import Environment, Model, as_args, for_environment, in_production
 from components._nodegroups import NodeGroupArgs, Taint, node_groups, node_role, service_trust
+from components._options import resolve_protect
 from components.network import check_retention
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "EksClusterArgs",
     "NodeGroupArgs",
     "Taint",
+    "default_cluster_name",
 ]
 
 LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -290,6 +293,18 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> d
     }
 
 
+def default_cluster_name(name: str) -> str:
+    """`<project>-<stack>-<name>`, shortened to EKS's 100 characters: unique per stack and project.
+
+    Characters EKS does not allow in a name (Pulumi allows `.` in project and stack names) become
+    `-`; a name cut short ends in a hash of the whole, so two long names stay distinct.
+    """
+    full = re.sub(r"[^A-Za-z0-9_-]", "-", f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}")
+    if len(full) > 100:
+        full = f"{full[:91]}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
+    return full if full[0].isalnum() else f"c{full[1:]}"
+
+
 class EksCluster(pulumi.ComponentResource):
     """An EKS control plane with managed node groups, IRSA, pinned add-ons and a default gp3 class."""
 
@@ -314,15 +329,30 @@ class EksCluster(pulumi.ComponentResource):
         private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
         cluster_name: str | None = None,
         tags: Mapping[str, str] | None = None,
-        protect: bool = True,
+        protect: bool | None = None,
+        environment: Environment = "production",
         deploy_role_arn: pulumi.Input[str] | None = None,
         read_only_role_arn: pulumi.Input[str] | None = None,
         runner_cidrs: pulumi.Input[Sequence[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`deploy_role_arn` and `read_only_role_arn` are used where `args` names no role (the
+        """Declare the cluster `name` in the subnets `private_subnet_ids`.
+
+        The EKS cluster's name is `cluster_name`, else `args.name`, else
+        `<project>-<stack>-<name>` (`default_cluster_name`): unique per stack, so two stacks or
+        two projects can share an account. AWS children use the provider `opts` resolves for
+        `aws` (`provider`, `providers`, the parent's), as any Pulumi child does. `protect` (or
+        `opts.protect`; default on) protects the cluster (with EKS deletion protection) and its
+        KMS key. `environment` (default `production`) selects the guardrails `args` are checked
+        against.
+
+        `deploy_role_arn` and `read_only_role_arn` are used where `args` names no role (the
         stack derives them); `runner_cidrs`, the deploy runners' egress CIDRs, join
-        `args.public_access_cidrs` on the public endpoint's allowlist when it is on."""
+        `args.public_access_cidrs` on the public endpoint's allowlist when it is on.
+        """
+        where = f"EksCluster {name!r}"
+        args = for_environment(where, as_args(where, EksClusterArgs, args), environment)
+        protect = resolve_protect(where, protect, opts)
         deploy_role_arn = args.deploy_role_arn or deploy_role_arn
         read_only_role_arn = args.read_only_role_arn or read_only_role_arn
         if deploy_role_arn is None and not args.bootstrap_creator_admin:
@@ -335,7 +365,7 @@ class EksCluster(pulumi.ComponentResource):
         super().__init__("lmagent:components:EksCluster", name, None, opts)
         self._name = name
         self._tags = {**(tags or {}), "component": "cluster"}
-        physical = cluster_name or args.name or name
+        physical = cluster_name or args.name or default_cluster_name(name)
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
 

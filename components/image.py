@@ -12,7 +12,8 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 from pydantic import Field, field_validator, model_validator
 
-from components._model import Model
+from components._model import Model, as_args
+from components._options import resolve_protect
 
 #: The tag the registry build cache lives under, in the image's own repository.
 CACHE_TAG = "cache"
@@ -270,10 +271,16 @@ class ContainerImage(pulumi.ComponentResource):
         args: ContainerImageArgs,
         *,
         tags: dict[str, str] | None = None,
-        protect: bool = True,
+        protect: bool | None = None,
         root: Path | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Declare the repository and the image `name` built from `args` (paths relative to `root`,
+        default the working directory). `protect` (or `opts.protect`; default on) protects the
+        repository, which holds every image deployed from it."""
+        where = f"ContainerImage {name!r}"
+        args = as_args(where, ContainerImageArgs, args)
+        protect = resolve_protect(where, protect, opts)
         # Checked before anything is registered, so a typo in a path leaves nothing half-built.
         problems = args.path_problems(root or Path.cwd())
         if problems:

@@ -47,6 +47,7 @@ import pulumi_kubernetes as k8s
 
 from components import _monitoring_values as values
 from components import versions
+from components._model import Environment, as_args, for_environment
 from components._monitoring_args import (
     AlertmanagerArgs,
     GrafanaArgs,
@@ -57,6 +58,7 @@ from components._monitoring_args import (
     TracingArgs,
 )
 from components._monitoring_network import NETWORK_POLICIES, network_policies
+from components._options import resolve_protect, resolve_provider
 
 __all__ = [
     "AlertmanagerArgs",
@@ -74,13 +76,13 @@ __all__ = [
 class IrsaRoleFactory(Protocol):
     """Makes an IAM role a service account can assume (IRSA) and returns its ARN.
 
-    `EksCluster.irsa_role` has this shape once adapted: `lambda name, ns, sa, policy:
-    cluster.irsa_role(name, ns, sa, policy_json=policy).arn`.
+    `EksCluster.irsa_role` has this shape: pass the bound method itself; a factory may return the
+    role or its ARN.
     """
 
     def __call__(
         self, name: str, namespace: str, service_account: str, policy_json: pulumi.Input[str]
-    ) -> pulumi.Input[str]: ...
+    ) -> pulumi.Input[str] | aws.iam.Role: ...
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -103,26 +105,41 @@ class MonitoringStack(pulumi.ComponentResource):
         name: str,
         args: MonitoringArgs,
         *,
-        provider: k8s.Provider,
-        environment: str,
+        provider: k8s.Provider | None = None,
+        environment: Environment = "production",
         region: str,
         secret: Callable[[str], pulumi.Input[str]],
         irsa: IrsaRoleFactory | None = None,
         tags: Mapping[str, str] | None = None,
-        protect: bool = True,
+        protect: bool | None = None,
         cluster_dns: pulumi.Resource | None = None,
         storage_class: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`secret(name)` returns the value of a secret config key named by `args` (a Pulumi
-        secret); `irsa` is required when Loki stores logs in S3; `protect` protects and retains
-        everything holding monitoring data (the namespace, the releases with volumes, the bucket).
+        secret); `irsa` is required when Loki stores logs in S3 (`EksCluster.irsa_role` itself
+        will do); `protect` (or `opts.protect`; default on) protects and retains everything
+        holding monitoring data (the namespace, the releases with volumes, the bucket).
+
+        The Kubernetes provider comes from `opts` as Pulumi resolves it (`provider`, `providers`
+        by package, or the parent's), or from `provider=`; without one this raises rather than
+        use the ambient kubeconfig. `environment` (default `production`) selects the guardrails
+        `args` are checked against and labels every alert.
 
         `cluster_dns` (the coredns add-on) is what every release's pods need to become ready, and
         `storage_class` (the StorageClass named by `args.storage_class`) what the releases with
         volumes need to bind them: each release waits for what it needs, and nothing else here
         does (the Loki bucket and key need neither).
         """
+        where = f"MonitoringStack {name!r}"
+        args = for_environment(where, as_args(where, MonitoringArgs, args), environment)
+        provider = resolve_provider(where, "kubernetes", k8s.Provider, provider, opts)
+        protect = resolve_protect(where, protect, opts)
+        if irsa is not None and not callable(irsa):
+            raise TypeError(
+                f"{where}: irsa: must be a function (name, namespace, service_account, policy_json) "
+                f"returning a role or its ARN, e.g. EksCluster.irsa_role (got {type(irsa).__name__})"
+            )
         super().__init__("lmagent:components:MonitoringStack", name, None, opts)
         if args.logs.storage == "s3" and irsa is None:
             raise ValueError(
@@ -169,11 +186,14 @@ class MonitoringStack(pulumi.ComponentResource):
         if args.logs.storage == "s3":
             assert irsa is not None  # checked above
             bucket, bucket_arn, key_arn = self._logs_bucket(args.logs.retention_days, protect)
-            role_arn = irsa(
-                "loki",
-                args.namespace,
-                values.LOKI_SERVICE_ACCOUNT,
-                _loki_policy(bucket_arn, key_arn),
+            role_arn = _role_arn(
+                where,
+                irsa(
+                    "loki",
+                    args.namespace,
+                    values.LOKI_SERVICE_ACCOUNT,
+                    _loki_policy(bucket_arn, key_arn),
+                ),
             )
         loki = self._release(
             "loki",
@@ -412,6 +432,18 @@ class MonitoringStack(pulumi.ComponentResource):
             opts=child,
         )
         return bucket.bucket, bucket.arn, key.arn
+
+
+def _role_arn(where: str, made: object) -> pulumi.Input[str]:
+    """The ARN an `irsa` factory returned: a role's `arn`, or the ARN itself."""
+    if isinstance(made, aws.iam.Role):
+        return made.arn
+    if isinstance(made, str | pulumi.Output):
+        return made
+    raise TypeError(
+        f"{where}: irsa: returned {type(made).__name__}; allowed: an aws.iam.Role or its ARN "
+        "(a string or an Output of one)"
+    )
 
 
 def _deny_insecure(bucket_arn: str) -> str:

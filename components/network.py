@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Literal
 
@@ -12,7 +13,8 @@ import pulumi_aws as aws
 from pydantic import Field, ValidationInfo, field_validator
 
 from components._log_key import log_group_key
-from components._model import Model, in_production
+from components._model import Environment, Model, as_args, for_environment, in_production
+from components._options import resolve_protect
 
 __all__ = ["Network", "NetworkArgs", "SubnetPair", "subnet_plan"]
 
@@ -163,6 +165,20 @@ def subnet_plan(args: NetworkArgs) -> list[SubnetPair]:
     ]
 
 
+def _cluster_name(where: str) -> Callable[[object], str]:
+    """Checks a cluster name that arrived as an Output once it resolves, as a plain one would be."""
+
+    def check(value: object) -> str:
+        if not isinstance(value, str) or not re.match(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", value):
+            raise ValueError(
+                f"{where}: cluster_name: {value!r} is not an EKS cluster name; allowed: 1-100 letters, "
+                "digits, '-' and '_', starting with a letter or digit"
+            )
+        return value
+
+    return check
+
+
 def _pick(index: int) -> Callable[[list[str]], str]:
     return lambda names: names[index]
 
@@ -181,18 +197,40 @@ class Network(pulumi.ComponentResource):
         name: str,
         args: NetworkArgs,
         *,
-        cluster_name: str,
+        cluster_name: pulumi.Input[str],
         tags: Mapping[str, str] | None = None,
-        protect: bool = True,
+        protect: bool | None = None,
+        environment: Environment = "production",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`protect` (default on) protects the flow-log group and its key: the record of who talked
-        to what, which an investigation needs after the fact. The VPC itself is rebuilt by
-        running the program again, so it is not protected."""
+        """Declare the VPC `name` from `args` for the EKS cluster named `cluster_name` (a string or
+        an Output of one: it becomes part of the subnets' discovery tag key). AWS children use
+        the provider `opts` resolves for `aws`, as any Pulumi child does. `environment` (default
+        `production`) selects the guardrails `args` are checked against.
+
+        `protect` (or `opts.protect`; default on) protects the flow-log group and its key: the
+        record of who talked to what, which an investigation needs after the fact. The VPC itself
+        is rebuilt by running the program again, so it is not protected."""
+        where = f"Network {name!r}"
+        args = for_environment(where, as_args(where, NetworkArgs, args), environment)
+        protect = resolve_protect(where, protect, opts)
+        if not isinstance(cluster_name, str | pulumi.Output):
+            raise TypeError(
+                f"{where}: cluster_name: must be a string or an Output of one "
+                f"(got {type(cluster_name).__name__})"
+            )
         super().__init__("lmagent:components:Network", name, None, opts)
         base = {**(tags or {}), "component": "network"}
-        # EKS finds its subnets (and the load balancer controller its targets) by this tag.
-        cluster_tag = {f"kubernetes.io/cluster/{cluster_name}": "shared"}
+
+        def subnet_tags(label: str, role: str) -> pulumi.Input[Mapping[str, str]]:
+            # EKS finds its subnets (and the load balancer controller its targets) by the cluster
+            # tag, whose key holds the cluster's name: an Output name is resolved first.
+            def tags_for(cluster: str) -> dict[str, str]:
+                return named(label, **{f"kubernetes.io/cluster/{cluster}": "shared", role: "1"})
+
+            if isinstance(cluster_name, str):
+                return tags_for(cluster_name)
+            return pulumi.Output.from_input(cluster_name).apply(_cluster_name(where)).apply(tags_for)
 
         def child() -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self)
@@ -255,7 +293,7 @@ class Network(pulumi.ComponentResource):
                         # Load balancers and NAT gateways get their own addresses; nothing else
                         # launched here should get a public IP by default.
                         map_public_ip_on_launch=False,
-                        tags=named(f"public-{i}", **cluster_tag, **{"kubernetes.io/role/elb": "1"}),
+                        tags=subnet_tags(f"public-{i}", "kubernetes.io/role/elb"),
                     ),
                     opts=child(),
                 )
@@ -273,7 +311,7 @@ class Network(pulumi.ComponentResource):
                         cidr_block=pair.private,
                         availability_zone=az,
                         map_public_ip_on_launch=False,
-                        tags=named(f"private-{i}", **cluster_tag, **{"kubernetes.io/role/internal-elb": "1"}),
+                        tags=subnet_tags(f"private-{i}", "kubernetes.io/role/internal-elb"),
                     ),
                     opts=child(),
                 )

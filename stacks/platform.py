@@ -24,7 +24,14 @@ def build(settings: Settings) -> None:
     # One name for the cluster and the subnet discovery tags that point at it; unique per stack
     # so staging and production can share an account.
     cluster_name = cfg.cluster.name or f"{pulumi.get_project()}-{settings.stack}"
-    network = Network("network", cfg.network, cluster_name=cluster_name, tags=tags, protect=cfg.protect)
+    network = Network(
+        "network",
+        cfg.network,
+        cluster_name=cluster_name,
+        tags=tags,
+        protect=cfg.protect,
+        environment=cfg.environment,
+    )
     access = cluster_access(settings)
     cluster = EksCluster(
         "cluster",
@@ -36,6 +43,7 @@ def build(settings: Settings) -> None:
         deploy_role_arn=access.deploy_role_arn,
         read_only_role_arn=access.read_only_role_arn,
         runner_cidrs=access.runner_cidrs,
+        environment=cfg.environment,
     )
     pulumi.export("vpcId", network.vpc_id)
     pulumi.export("clusterName", cluster.cluster_name)
@@ -93,6 +101,7 @@ def build(settings: Settings) -> None:
             crds=monitoring.crds,
             cluster_dns=cluster.addons["coredns"],
             protect=cfg.protect,
+            environment=cfg.environment,
             opts=pulumi.ResourceOptions(depends_on=after),
         )
         if service.namespace_resource is not None:

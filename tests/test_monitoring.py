@@ -525,7 +525,7 @@ def test_fails_when_a_monitoring_key_is_misspelt() -> None:
 # The component on its own
 
 
-def _component(args: MonitoringArgs, *, irsa: bool) -> SynthResult:
+def _component(args: MonitoringArgs, *, irsa: bool, environment: str = "production") -> SynthResult:
     def program() -> None:
         provider = k8s.Provider("k8s", k8s.ProviderArgs(kubeconfig="apiVersion: v1"))
 
@@ -543,7 +543,7 @@ def _component(args: MonitoringArgs, *, irsa: bool) -> SynthResult:
             "mon",
             args,
             provider=provider,
-            environment="production",
+            environment=environment,
             region="us-east-1",
             secret=lambda name: pulumi.Output.secret(f"value-of-{name}"),
             irsa=role if irsa else None,
@@ -570,7 +570,7 @@ def test_fails_when_logs_go_to_s3_without_a_way_to_make_the_irsa_role() -> None:
 
 def test_a_namespace_of_ones_own_renames_every_in_cluster_url() -> None:
     args = MonitoringArgs.model_validate({"namespace": "observability", "logs": {"storage": "filesystem"}})
-    result = _component(args, irsa=False)
+    result = _component(args, irsa=False, environment="staging")  # production refuses filesystem logs
     assert result.outputs["grafana"] == "http://grafana.observability.svc.cluster.local:80"
     assert all(r["inputs"]["namespace"] == "observability" for r in result.helm_releases)
 

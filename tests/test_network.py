@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pytest
@@ -24,9 +24,13 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 EXPECTED = {"staging": (2, "single", 1), "production": (3, "per-az", 3)}
 
 
-def network_alone(args: NetworkArgs, cluster_name: str = "demo") -> SynthResult:
+def network_alone(
+    args: NetworkArgs,
+    cluster_name: str = "demo",
+    environment: Literal["staging", "production"] = "production",
+) -> SynthResult:
     def program() -> None:
-        net = Network("net", args, cluster_name=cluster_name, tags={"project": "p"})
+        net = Network("net", args, cluster_name=cluster_name, tags={"project": "p"}, environment=environment)
         pulumi.export("vpcId", net.vpc_id)
         pulumi.export("private", net.private_subnet_ids)
         pulumi.export("public", net.public_subnet_ids)
@@ -144,7 +148,11 @@ def test_an_explicit_subnet_plan_is_used_as_given() -> None:
     plan = [SubnetPair(private="10.1.0.0/24", public="10.1.100.0/24")]
     args = NetworkArgs(cidr="10.1.0.0/16", az_count=1, subnets=plan)
     assert subnet_plan(args) == plan
-    assert sorted(cidrs(network_alone(args)).values()) == ["10.1.0.0/24", "10.1.100.0/24"]
+    # One AZ is a staging setting: production refuses it.
+    assert sorted(cidrs(network_alone(args, environment="staging")).values()) == [
+        "10.1.0.0/24",
+        "10.1.100.0/24",
+    ]
 
 
 def test_no_nat_leaves_private_subnets_without_a_default_route() -> None:

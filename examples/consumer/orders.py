@@ -54,16 +54,18 @@ def build() -> None:
             "alerts": AlertThresholds(error_ratio=0.02, latency_seconds=0.4),
             "runbookBaseUrl": "https://runbooks.example.com/orders",
         },
-        # The platform's production guardrails (replicas >= 2, image by digest...) apply here too.
-        context={"environment": environment},
     )
     orders = AppService(
         "orders",
         args,
-        provider=cluster,
         secrets={"ordersDatabaseUrl": config.require_secret("ordersDatabaseUrl")},
         otlp_endpoint=platform.get_output("otlpEndpoint"),
-        # Protects the namespace (deleting it deletes everything in it). Default on; dev turns it off.
-        protect=config.get_bool("protect") is not False,
+        # The platform's guardrails for that environment (production: replicas >= 2, image by digest...).
+        environment=environment,
+        # The Kubernetes provider by package, as for any Pulumi component; `protect` guards the
+        # namespace (deleting it deletes everything in it). Default on; dev turns it off.
+        opts=pulumi.ResourceOptions(
+            providers={"kubernetes": cluster}, protect=config.get_bool("protect") is not False
+        ),
     )
     pulumi.export("url", orders.url)
