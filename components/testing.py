@@ -33,7 +33,17 @@ from pulumi.runtime import rpc as _rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.stack import run_pulumi_func
 
-__all__ = ["SECRET", "StackSecret", "SynthResult", "UnknownInvokeError", "synth"]
+__all__ = [
+    "ACCOUNT_ID",
+    "SECRET",
+    "Mocks",
+    "StackSecret",
+    "SynthResult",
+    "UnknownInvokeError",
+    "UnknownResourceError",
+    "redact",
+    "synth",
+]
 
 #: What every secret value becomes in recorded inputs, outputs, files and terminal lines.
 SECRET = "[secret]"
@@ -47,6 +57,65 @@ _NOT_MANIFESTS = (_HELM_RELEASE, "pulumi:providers:kubernetes")
 
 class UnknownInvokeError(LookupError):
     """The program called a provider function the offline engine has no fabricated answer for."""
+
+
+class UnknownResourceError(LookupError):
+    """The program declared a resource type whose outputs the offline engine cannot fabricate."""
+
+
+#: What a caller adds: a fixed result, or a function of the invoke's arguments.
+InvokeAnswer = Mapping[str, Any] | Callable[[dict[str, Any]], Mapping[str, Any]]
+#: What a caller adds for a resource type: fixed outputs, or a function of (name, inputs).
+ResourceAnswer = Mapping[str, Any] | Callable[[str, dict[str, Any]], Mapping[str, Any]]
+
+#: AWS resource types whose outputs are answered: their inputs, `id`, `arn`, and the computed
+#: outputs `_aws_outputs` adds. Any other AWS type has computed outputs (an RDS endpoint, say)
+#: that would silently be None, so it raises unless the caller gives `resource_outputs`.
+_ANSWERED_AWS = frozenset(
+    {
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:codebuild/project:Project",
+        "aws:codebuild/webhook:Webhook",
+        "aws:codeconnections/connection:Connection",
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "aws:ec2/eip:Eip",
+        "aws:ec2/flowLog:FlowLog",
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/route:Route",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "aws:ecr/repository:Repository",
+        "aws:ecr/repositoryPolicy:RepositoryPolicy",
+        "aws:eks/accessEntry:AccessEntry",
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+        "aws:eks/addon:Addon",
+        "aws:eks/cluster:Cluster",
+        "aws:eks/nodeGroup:NodeGroup",
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+        "aws:iam/policy:Policy",
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:kms/alias:Alias",
+        "aws:kms/key:Key",
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketV2:BucketV2",
+        "aws:s3/bucketVersioning:BucketVersioning",
+    }
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,8 +320,9 @@ def _invoke(world: _World, token: str, args: dict[str, Any]) -> dict[str, Any]:
             "expiresAt": "2030-01-01T00:00:00Z",
         }
     raise UnknownInvokeError(
-        f"the offline engine has no fabricated result for invoke {token!r}; "
-        "add it to components/testing.py so tests do not silently receive None"
+        f"the offline engine has no fabricated result for invoke {token!r}; pass "
+        f"invokes={{{token!r}: {{...result...}}}} to synth() (or to Mocks()), so a test never "
+        "silently receives None"
     )
 
 
@@ -260,14 +330,43 @@ def _invoke(world: _World, token: str, args: dict[str, Any]) -> dict[str, Any]:
 # Recording
 
 
-class _Mocks(_mocks.Mocks):
-    def __init__(self, world: _World) -> None:
-        self.world = world
+class Mocks(_mocks.Mocks):
+    """The offline engine's answers, for `synth` or for a plain `pulumi.runtime.set_mocks` test.
+
+    Resources get their inputs back plus the outputs the cloud would compute for the types this
+    library declares (ARNs, the cluster's endpoint and OIDC issuer, the image digest...); invokes
+    get fabricated results (availability zones, caller identity, region, ECR token). A caller
+    adds its own with `invokes` (token -> result, or a function of the invoke's arguments) and
+    `resource_outputs` (type token -> outputs, or a function of name and inputs), which win over
+    the built-in answers. Anything neither can answer raises `UnknownInvokeError` or
+    `UnknownResourceError` instead of handing the program None::
+
+        pulumi.runtime.set_mocks(Mocks(region="eu-west-1"), preview=False)
+    """
+
+    def __init__(
+        self,
+        region: str = "us-east-1",
+        *,
+        stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+        invokes: Mapping[str, InvokeAnswer] | None = None,
+        resource_outputs: Mapping[str, ResourceAnswer] | None = None,
+    ) -> None:
+        self.world = _World(region=region, stack_references=dict(stack_references or {}))
+        self.invokes = dict(invokes or {})
+        self.resource_outputs = dict(resource_outputs or {})
         # The inputs the SDK's monitor just deserialized, per registering thread, so the recorder
         # need not deserialize the same request a second time.
         self.seen = threading.local()
 
     def new_resource(self, args: _mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        rid, state = self._answer(args)
+        given = self.resource_outputs.get(args.typ)
+        if given is not None:
+            state = {**state, **(given(args.name, dict(args.inputs)) if callable(given) else given)}
+        return rid, state
+
+    def _answer(self, args: _mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
         self.seen.inputs = args.inputs
         if typ.startswith("pulumi:providers:"):
@@ -277,7 +376,15 @@ class _Mocks(_mocks.Mocks):
             # to the resource's name.
             stack_name = str(inputs.get("name") or name)
             return stack_name, _stack_reference_outputs(self.world, stack_name)
+        if not args.custom:
+            return f"{name}-id", inputs  # a component: no outputs of its own to compute
         state = dict(inputs)
+        if typ.startswith("aws:") and typ not in _ANSWERED_AWS and typ not in self.resource_outputs:
+            raise UnknownResourceError(
+                f"the offline engine cannot fabricate the outputs of {typ!r} (resource {name!r}): "
+                f"pass resource_outputs={{{typ!r}: {{...outputs...}}}} (or a function of name and "
+                "inputs) to synth() or Mocks(), so a test never silently reads None"
+            )
         if typ.startswith("aws:"):
             state |= _aws_outputs(self.world, typ, name, inputs)
             rid = str(state.get("bucket") or state.get("name") or f"{name}-{_digest(typ, name, length=8)}")
@@ -299,10 +406,19 @@ class _Mocks(_mocks.Mocks):
             meta: dict[str, Any] = state.get("metadata") or {}
             ns = meta.get("namespace")
             return f"{ns}/{meta.get('name', name)}" if ns else str(meta.get("name", name)), state
-        return f"{name}-id", state
+        if typ in self.resource_outputs:
+            return f"{name}-id", state
+        raise UnknownResourceError(
+            f"the offline engine cannot fabricate the outputs of {typ!r} (resource {name!r}): pass "
+            f"resource_outputs={{{typ!r}: {{...outputs...}}}} (or a function of name and inputs) "
+            "to synth() or Mocks(), so a test never silently reads None"
+        )
 
     def call(self, args: _mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         # A bare dict means "no check failures" to the SDK's mock monitor.
+        given = self.invokes.get(args.token)
+        if given is not None:
+            return dict(given(dict(args.args)) if callable(given) else given)
         return _invoke(self.world, args.token, dict(args.args))
 
 
@@ -315,9 +431,9 @@ def _real_urn(urn: str) -> str:
 class _RecordingMonitor(_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping each registration's parent, provider and options."""
 
-    mocks: _Mocks
+    mocks: Mocks
 
-    def __init__(self, mocks: _Mocks) -> None:
+    def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.records: dict[str, dict[str, Any]] = {}
         self.errors: list[BaseException] = []
@@ -327,7 +443,7 @@ class _RecordingMonitor(_mocks.MockMonitor):
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs = self.mocks.seen.inputs  # set by _Mocks.new_resource on this thread just now
+        inputs = self.mocks.seen.inputs  # set by Mocks.new_resource on this thread just now
         implied = {dep for deps in request.propertyDependencies.values() for dep in deps.urns}
         explicit = set(request.dependencies) - implied
         urn = _real_urn(response.urn)
@@ -354,6 +470,10 @@ class _RecordingMonitor(_mocks.MockMonitor):
             "dependencies": sorted({_real_urn(u) for u in explicit | implied}),
         }
         with self._lock:
+            if urn in self.records:
+                # What the engine answers to a second registration of one URN (two resources of
+                # one type and name under one parent): the program fails rather than lose one.
+                raise ValueError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
             self.records[urn] = record
         return response
 
@@ -493,8 +613,16 @@ def synth(
     config: Mapping[str, Any] | None = None,
     secret_keys: Sequence[str] = (),
     stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    invokes: Mapping[str, InvokeAnswer] | None = None,
+    resource_outputs: Mapping[str, ResourceAnswer] | None = None,
 ) -> SynthResult:
     """Run `program` under the mock engine and return everything it declared.
+
+    `invokes` and `resource_outputs` add answers the engine does not have, or replace its own
+    (see `Mocks`); anything still unanswered raises `UnknownInvokeError` or
+    `UnknownResourceError`. Two resources with the same URN raise, as the real engine refuses
+    them. The run is isolated from the SDK's global state: a test that called
+    `pulumi.runtime.set_mocks` before finds its own settings, root stack and event loop intact.
 
     `config` maps full keys (`"<project>:key"`, `"aws:region"`) to strings or JSON-able values, as
     a stack file would; keys in `secret_keys` are secret config. `stack_references` gives the
@@ -502,11 +630,17 @@ def synth(
     the referenced stack exports it as a secret (a kubeconfig, say). Exceptions raised by the program (bad
     config included) propagate unchanged.
     """
-    # The SDK keeps its settings, config and root stack in context variables: running in a copy of
-    # the caller's context isolates this run completely and restores nothing by hand.
-    return contextvars.copy_context().run(
-        _synth, program, project, stack, dict(config or {}), list(secret_keys), dict(stack_references or {})
+    config = dict(config or {})
+    mocks = Mocks(
+        str(config.get("aws:region", "us-east-1")),
+        stack_references=stack_references,
+        invokes=invokes,
+        resource_outputs=resource_outputs,
     )
+    # The SDK keeps its settings, config, root stack and more in context variables. A new, empty
+    # context isolates this run both ways: it sees none of the caller's state (a root stack that
+    # the caller's own `set_mocks` made on another event loop, say), and leaves nothing behind.
+    return contextvars.Context().run(_synth, program, project, stack, config, list(secret_keys), mocks)
 
 
 def _synth(
@@ -515,13 +649,9 @@ def _synth(
     stack: str,
     config: dict[str, Any],
     secret_keys: list[str],
-    stack_references: dict[str, Mapping[str, Any]],
+    mocks: Mocks,
 ) -> SynthResult:
-    world = _World(
-        region=str(config.get("aws:region", "us-east-1")),
-        stack_references=dict(stack_references or {}),
-    )
-    monitor = _RecordingMonitor(_Mocks(world))
+    monitor = _RecordingMonitor(mocks)
     with _freezing_survivors(), _fresh_event_loop() as loop:
         # The SDK's mock settings do not reset the set of pending outputs; a fresh one keeps a
         # failed earlier run's tasks (bound to a closed loop) out of this run.

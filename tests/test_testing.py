@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import gc
 import json
 
@@ -10,7 +12,15 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.testing import SECRET, StackSecret, SynthResult, UnknownInvokeError, synth
+from components.testing import (
+    SECRET,
+    Mocks,
+    StackSecret,
+    SynthResult,
+    UnknownInvokeError,
+    UnknownResourceError,
+    synth,
+)
 
 PLANTED = "planted-secret-value-7f3c"
 
@@ -315,3 +325,136 @@ def test_fails_when_a_stack_reference_has_no_outputs_given():
 
     with pytest.raises(UnknownInvokeError, match="acme/platform/prod"):
         synth(consumer, project="acme", stack="dev")
+
+
+# --- a consumer's own answers, the SDK's global state, and what the engine refuses --------------
+
+
+def test_unknown_invoke_tells_the_caller_how_to_answer_it():
+    def program() -> None:
+        aws.ec2.get_ami_output(most_recent=True, owners=["amazon"])
+
+    with pytest.raises(UnknownInvokeError, match=r"pass invokes=\{'aws:ec2/getAmi:getAmi'") as caught:
+        synth(program, project="acme", stack="dev")
+    assert "components/testing.py" not in str(caught.value)
+
+
+def test_a_caller_answers_its_own_invokes_with_a_result_or_a_function():
+    def program() -> None:
+        ami = aws.ec2.get_ami_output(most_recent=True, owners=["amazon"])
+        pulumi.export("ami", ami.id)
+        pulumi.export("zones", aws.get_availability_zones_output().names)
+
+    result = synth(
+        program,
+        project="acme",
+        stack="dev",
+        invokes={
+            "aws:ec2/getAmi:getAmi": lambda args: {"id": f"ami-{args['owners'][0]}"},
+            "aws:index/getAvailabilityZones:getAvailabilityZones": {"names": ["mars-1a"]},
+        },
+    )
+    assert result.outputs == {"ami": "ami-amazon", "zones": ["mars-1a"]}
+
+
+def test_fails_when_a_resource_type_has_outputs_the_engine_cannot_fabricate():
+    def program() -> None:
+        db = aws.rds.Instance("db", instance_class="db.t4g.micro", engine="postgres", allocated_storage=20)
+        pulumi.export("endpoint", db.endpoint)
+
+    with pytest.raises(
+        UnknownResourceError, match=r"'aws:rds/instance:Instance' \(resource 'db'\).*resource_outputs="
+    ):
+        synth(program, project="acme", stack="dev")
+
+
+def test_a_caller_gives_the_outputs_of_its_own_resource_types():
+    def program() -> None:
+        db = aws.rds.Instance("db", instance_class="db.t4g.micro", engine="postgres", allocated_storage=20)
+        pulumi.export("endpoint", db.endpoint)
+
+    result = synth(
+        program,
+        project="acme",
+        stack="dev",
+        resource_outputs={"aws:rds/instance:Instance": lambda name, inputs: {"endpoint": f"{name}.db:5432"}},
+    )
+    assert result.outputs == {"endpoint": "db.db:5432"}
+
+
+def test_fails_when_two_resources_have_the_same_urn_as_the_engine_does():
+    def program() -> None:
+        aws.kms.Key("key")
+        aws.kms.Key("key")
+
+    with pytest.raises(
+        Exception, match=r"Duplicate resource URN 'urn:pulumi:dev::acme::aws:kms/key:Key::key'"
+    ):
+        synth(program, project="acme", stack="dev")
+
+
+class _PlainMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        return f"{args.name}-plain", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        return {}
+
+
+@pytest.fixture
+def plain_mocks():
+    """A test that set its own mocks the way Pulumi's docs show, before calling synth."""
+    previous = asyncio.get_event_loop_policy().get_event_loop()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    context = contextvars.copy_context()
+    context.run(pulumi.runtime.set_mocks, _PlainMocks(), project="mine", stack="test", preview=False)
+    yield context
+    loop.close()
+    asyncio.set_event_loop(previous)
+
+
+def test_synth_runs_after_a_callers_own_set_mocks_and_leaves_them_in_place(plain_mocks):
+    result = plain_mocks.run(run)
+    assert result.named("demo-key")["urn"].startswith("urn:pulumi:dev::acme::")
+
+    # The caller's mocks, project and stack are still the ones it set.
+    assert plain_mocks.run(pulumi.get_project) == "mine"
+    assert plain_mocks.run(pulumi.get_stack) == "test"
+
+    def own_test() -> pulumi.Output[str]:
+        return aws.kms.Key("mine").id
+
+    ids = plain_mocks.run(
+        lambda: pulumi.runtime.test(lambda: own_test().apply(lambda i: ids_seen.append(i)))()
+    )
+    assert ids is None and ids_seen == ["mine-plain"]
+
+
+ids_seen: list[str] = []
+
+
+def test_the_engines_mocks_serve_a_plain_set_mocks_test():
+    seen: dict[str, str] = {}
+
+    @pulumi.runtime.test
+    def check() -> pulumi.Output[None]:
+        cluster = aws.eks.Cluster(
+            "eks", name="demo", role_arn="arn:aws:iam::123456789012:role/eks", vpc_config={}
+        )
+        zones = aws.get_availability_zones_output().names
+        return pulumi.Output.all(cluster.endpoint, zones).apply(
+            lambda a: seen.update(endpoint=a[0], zone=a[1][0])
+        )
+
+    context = contextvars.copy_context()
+    previous = asyncio.get_event_loop_policy().get_event_loop()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    try:
+        context.run(pulumi.runtime.set_mocks, Mocks(region="eu-west-1"), preview=False)
+        context.run(check)
+    finally:
+        asyncio.get_event_loop().close()
+        asyncio.set_event_loop(previous)
+    assert seen["endpoint"].endswith(".gr7.eu-west-1.eks.amazonaws.com")
+    assert seen["zone"] == "eu-west-1a"
