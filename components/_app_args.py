@@ -17,12 +17,19 @@ from components._app_parts import (
     check_env_names,
     default_egress,
 )
-from components._model import Model, SecretName, at_least_two_in_production, in_production
+from components._model import (
+    InputStr,
+    Model,
+    SecretName,
+    at_least_two_in_production,
+    check_later,
+    in_production,
+)
 from components._secret_names import looks_secret
 from components.alerts import AlertThresholds, check_name
 from components.slo import Slo, check_slos, default_slos
 
-__all__ = ["AppServiceArgs", "check_apps"]
+__all__ = ["AppServiceArgs", "check_apps", "check_image"]
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _IMAGE = re.compile(
@@ -38,13 +45,14 @@ class AppServiceArgs(Model):
     set except the image, which the platform passes when `image` is absent.
     """
 
-    image: str | None = None
+    image: InputStr | None = None
     """Image reference to run, e.g. `<registry>/<repo>@sha256:<digest>`. Default: unset, and the
     platform passes the image the stack builds. Production requires a digest (`@sha256:` and 64
     hex digits): a tag can be moved, a digest cannot."""
 
-    namespace: str = "lmagent"
-    """Namespace the app runs in. Default `lmagent`."""
+    namespace: InputStr = "lmagent"
+    """Namespace the app runs in. Default `lmagent`. May be an Output, such as another app's
+    `namespace` (with `createNamespace: false`), so the app waits for that namespace."""
 
     create_namespace: bool = True
     """Create the namespace with Pod Security Admission `restricted` (enforce, warn, audit).
@@ -89,7 +97,7 @@ class AppServiceArgs(Model):
     Default 5. Uses the kubelet's `preStop.sleep` action (Kubernetes 1.30+), which needs no
     `sleep` binary in the image. 0: no pause."""
 
-    env: dict[str, str] = Field(default={})
+    env: dict[str, InputStr] = Field(default={})
     """Extra plain environment variables, put in the app's ConfigMap. Default: none (the component
     always sets `OTEL_SERVICE_NAME` and, when known, `OTEL_EXPORTER_OTLP_ENDPOINT`)."""
 
@@ -102,7 +110,7 @@ class AppServiceArgs(Model):
     """Bump this (any new string) after changing a secret's value: it is a pod-template annotation,
     so the change rolls the pods, which read secrets only at start. Default `1`."""
 
-    otlp_endpoint: str | None = None
+    otlp_endpoint: InputStr | None = None
     """`OTEL_EXPORTER_OTLP_ENDPOINT` of the app. Default: unset, and the platform passes the
     monitoring stack's collector endpoint; with neither the variable is not set."""
 
@@ -123,7 +131,7 @@ class AppServiceArgs(Model):
     by label (e.g. `{release: monitoring}` for kube-prometheus-stack's default selectors). Default:
     none; the platform's Prometheus selects these objects in every namespace."""
 
-    iam_policy_arns: list[str] = Field(default=[])
+    iam_policy_arns: list[InputStr] = Field(default=[])
     """Managed IAM policies the app's pods may use, through an IRSA role bound to its
     ServiceAccount. Default: none, and no role: the pods have no AWS permissions."""
 
@@ -151,8 +159,9 @@ class AppServiceArgs(Model):
 
     @field_validator("namespace", "component", "part_of")
     @classmethod
-    def _names(cls, value: str, info: ValidationInfo) -> str:
-        return check_name(info.field_name or "name", value)
+    def _names(cls, value: Any, info: ValidationInfo) -> Any:
+        field = info.field_name or "name"
+        return check_later(field, value, lambda v: check_name(field, v))
 
     @field_validator("ingress_from")
     @classmethod
@@ -163,14 +172,8 @@ class AppServiceArgs(Model):
 
     @field_validator("iam_policy_arns")
     @classmethod
-    def _policy_arns(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not re.match(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$", value):
-                raise ValueError(
-                    f"{value!r} is not an IAM policy ARN; allowed: e.g. "
-                    "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
-                )
-        return values
+    def _policy_arns(cls, values: list[Any]) -> list[Any]:
+        return [check_later("iam_policy_arns", value, _check_policy_arn) for value in values]
 
     @field_validator("slos")
     @classmethod
@@ -191,20 +194,11 @@ class AppServiceArgs(Model):
 
     @field_validator("image")
     @classmethod
-    def _image(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _image(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             return None
-        if not _IMAGE.match(value):
-            raise ValueError(
-                f"{value!r} is not an image reference; allowed: e.g. "
-                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/lmagent-api@sha256:<64 hex>"
-            )
-        if in_production(info) and not _DIGEST.search(value):
-            raise ValueError(
-                "must be pinned by digest in production (`<repository>@sha256:<64 hex digits>`); "
-                "a tag can be moved to another image"
-            )
-        return value
+        production = in_production(info)
+        return check_later("image", value, lambda v: check_image(v, production=production))
 
     _replicas = field_validator("replicas")(at_least_two_in_production)
 
@@ -266,11 +260,37 @@ class AppServiceArgs(Model):
         return self.autoscaling.min_replicas if self.autoscaling.enabled else self.replicas
 
 
+def check_image(value: str, *, production: bool) -> str:
+    """`value` if it is an image reference (by digest in production); ValueError saying why not."""
+    if not isinstance(value, str) or not _IMAGE.match(value):
+        raise ValueError(
+            f"{value!r} is not an image reference; allowed: e.g. "
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/lmagent-api@sha256:<64 hex>"
+        )
+    if production and not _DIGEST.search(value):
+        raise ValueError(
+            "must be pinned by digest in production (`<repository>@sha256:<64 hex digits>`); "
+            "a tag can be moved to another image"
+        )
+    return value
+
+
+def _check_policy_arn(value: str) -> str:
+    if not isinstance(value, str) or not re.match(
+        r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$", value
+    ):
+        raise ValueError(
+            f"{value!r} is not an IAM policy ARN; allowed: e.g. "
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+        )
+    return value
+
+
 def check_apps(apps: dict[str, AppServiceArgs]) -> dict[str, AppServiceArgs]:
     """Reject app names that are not Kubernetes names and namespaces created by two apps."""
     for name in apps:
         check_name("app name", name)
-    creators: dict[str, str] = {}
+    creators: dict[object, str] = {}
     for name, app in apps.items():
         if app.create_namespace and app.namespace in creators:
             raise ValueError(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, TypeVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationInfo
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, GetCoreSchemaHandler, TypeAdapter, ValidationInfo
 from pydantic.alias_generators import to_camel
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError, ValidationError, core_schema
 
@@ -175,15 +176,16 @@ def in_production(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and info.context.get(ENVIRONMENT) == "production"
 
 
-def for_environment(component: str, args: M, environment: object) -> M:
-    """`args` validated again with the rules of `environment`; raise naming it if it is not one."""
+def for_environment(component: str, args: M, environment: object, **context: Any) -> M:
+    """`args` validated again with the rules of `environment` (and any other validation `context`
+    the component knows of); raise naming the environment if it is not one."""
     allowed = get_args(Environment)
     if environment not in allowed:
         raise ValueError(
             f"{component}: environment: must be one of {', '.join(map(repr, allowed))} (got {environment!r})"
         )
     try:
-        return type(args).model_validate(args.model_dump(), context={ENVIRONMENT: environment})
+        return type(args).model_validate(args.model_dump(), context={**context, ENVIRONMENT: environment})
     except ValidationError as err:
         raise ValueError(f"{component}: args are not valid for {environment}:\n{err}") from None
 
@@ -255,3 +257,58 @@ class SecretName(str):
         return core_schema.no_info_after_validator_function(
             cls, core_schema.str_schema(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Values that come from other resources
+
+
+class OrOutput:
+    """Marks a field that also takes a `pulumi.Output`: `Annotated[T | pulumi.Output[T], OrOutput(T)]`.
+
+    A plain value is validated as a `T` at construction, like any field. An Output cannot be
+    looked at yet: it is kept, and what it resolves to is validated as a `T` then, so a wrong
+    value fails the deployment with the field's name instead of reaching the cloud. The field's
+    own validators handle Outputs with `check_later`, so their rules apply on resolution too.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        adapter: TypeAdapter[Any] = TypeAdapter(self.inner)
+
+        def accept(value: Any, plain: core_schema.ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+            if isinstance(value, pulumi.Output):
+                where = info.field_name or "value"
+                return value.apply(lambda resolved: _resolved(where, adapter.validate_python, resolved))
+            return plain(value)
+
+        return core_schema.with_info_wrap_validator_function(
+            accept,
+            handler.generate_schema(self.inner),
+            # model_dump hands an Output on as it is (components validate their args again).
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda value: value),
+        )
+
+
+def _resolved(where: str, check: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return check(value)
+    except ValidationError as err:
+        reason = "; ".join(e["msg"] for e in err.errors(include_url=False))
+        raise ValueError(f"{where}: {reason} (got {value!r:.120}, resolved from an Output)") from None
+    except ValueError as err:
+        raise ValueError(f"{where}: {err} (got {value!r:.120}, resolved from an Output)") from None
+
+
+def check_later(where: str, value: Any, check: Callable[[Any], Any]) -> Any:
+    """`check(value)` now for a plain value; for an Output, an Output of `check` applied to what it
+    resolves to, failing with `where` (the field) and the value then."""
+    if isinstance(value, pulumi.Output):
+        return value.apply(lambda resolved: _resolved(where, check, resolved))
+    return check(value)
+
+
+#: A string field whose value may come from another resource (a `pulumi.Output[str]`).
+InputStr = Annotated[str | pulumi.Output[str], OrOutput(str)]

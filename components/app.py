@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._app_args import AppServiceArgs, check_apps
+from components._app_args import AppServiceArgs, check_apps, check_image
 from components._app_parts import (
     Autoscaling,
     DisruptionBudget,
@@ -39,7 +39,7 @@ from components._app_parts import (
     StartupProbe,
 )
 from components._app_pod import allow_policy_spec, deployment_spec
-from components._model import Environment, as_args, for_environment, parse_quantity
+from components._model import Environment, as_args, check_later, for_environment, parse_quantity
 from components._options import resolve_protect, resolve_provider
 from components.alerts import app_alert_groups
 from components.dashboards import red_dashboard, slo_dashboard
@@ -63,6 +63,8 @@ __all__ = [
     "parse_quantity",
 ]
 
+T = TypeVar("T")
+
 _meta = k8s.meta.v1
 _core = k8s.core.v1
 
@@ -80,6 +82,17 @@ def _version_label(image: str) -> str:
     if digest:
         return digest.replace(":", "-")[:19]
     return "unknown"
+
+
+def _with_namespace(namespace: pulumi.Input[str], make: Callable[[str], T]) -> pulumi.Input[T]:
+    """`make(namespace)`, once the namespace is known when it comes from another resource."""
+    if isinstance(namespace, str):
+        return make(namespace)
+    return pulumi.Output.concat(namespace).apply(make)
+
+
+def _dashboard_data(key: str, board: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, str]]:
+    return lambda namespace: {key: json.dumps(board(namespace), indent=1, sort_keys=True)}
 
 
 def _checksum(data: Mapping[str, str]) -> str:
@@ -141,6 +154,10 @@ class AppService(pulumi.ComponentResource):
         provider = resolve_provider(where, "kubernetes", k8s.Provider, provider, opts)
         protect = resolve_protect(where, protect, opts)
         image_ref = args.image if args.image is not None else image
+        if image is not None and args.image is None:
+            # The same rules as `args.image`, on what an Output resolves to as well.
+            production = environment == "production"
+            image_ref = check_later("image", image, lambda v: check_image(v, production=production))
         if image_ref is None:
             raise ValueError(
                 f"image: app {name!r} has no image; set `image` in its args or pass image= "
@@ -390,33 +407,39 @@ class AppService(pulumi.ComponentResource):
             },
             opts=self._crd_opts(),
         )
-        groups = app_alert_groups(
-            service=name,
-            namespace=args.namespace,
-            thresholds=args.alerts,
-            runbook_base_url=args.runbook_base_url,
-        ) + slo_rule_groups(
-            service=name, namespace=args.namespace, slos=args.slos, runbook_base_url=args.runbook_base_url
-        )
+
+        def rules(namespace: str) -> dict[str, Any]:
+            return {
+                "groups": app_alert_groups(
+                    service=name,
+                    namespace=namespace,
+                    thresholds=args.alerts,
+                    runbook_base_url=args.runbook_base_url,
+                )
+                + slo_rule_groups(
+                    service=name, namespace=namespace, slos=args.slos, runbook_base_url=args.runbook_base_url
+                )
+            }
+
         k8s.apiextensions.CustomResource(
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=self._metadata(name, labels=args.monitoring_labels),
-            spec={"groups": groups},
+            spec=_with_namespace(args.namespace, rules),
             opts=self._crd_opts(),
         )
         if not args.dashboards:
             return
-        boards: dict[str, dict[str, Any]] = {
-            "red": red_dashboard(service=name, namespace=args.namespace),
-            "slo": slo_dashboard(service=name, namespace=args.namespace, slos=args.slos),
+        boards: dict[str, Callable[[str], dict[str, Any]]] = {
+            "red": lambda namespace: red_dashboard(service=name, namespace=namespace),
+            "slo": lambda namespace: slo_dashboard(service=name, namespace=namespace, slos=args.slos),
         }
         for kind, board in boards.items():
             _core.ConfigMap(
                 f"{name}-dashboard-{kind}",
                 # Grafana's dashboard sidecar loads every ConfigMap with this label.
                 metadata=self._metadata(f"{name}-dashboard-{kind}", labels={"grafana_dashboard": "1"}),
-                data={f"{name}-{kind}.json": json.dumps(board, indent=1, sort_keys=True)},
+                data=_with_namespace(args.namespace, _dashboard_data(f"{name}-{kind}.json", board)),
                 opts=self._opts(),
             )

@@ -351,7 +351,9 @@ class EksCluster(pulumi.ComponentResource):
         `args.public_access_cidrs` on the public endpoint's allowlist when it is on.
         """
         where = f"EksCluster {name!r}"
-        args = for_environment(where, as_args(where, EksClusterArgs, args), environment)
+        # Runner CIDRs given here join the allowlist, so an empty list in args is not an error.
+        later = {RUNNER_CIDRS_LATER: True} if runner_cidrs is not None else {}
+        args = for_environment(where, as_args(where, EksClusterArgs, args), environment, **later)
         protect = resolve_protect(where, protect, opts)
         deploy_role_arn = args.deploy_role_arn or deploy_role_arn
         read_only_role_arn = args.read_only_role_arn or read_only_role_arn
@@ -589,7 +591,7 @@ class EksCluster(pulumi.ComponentResource):
         namespace: str,
         service_account: str,
         policy_json: pulumi.Input[str] | None = None,
-        managed_policy_arns: Sequence[str] = (),
+        managed_policy_arns: Sequence[pulumi.Input[str]] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> aws.iam.Role:
         """An IAM role only `system:serviceaccount:<namespace>:<service_account>` can assume (IRSA).
@@ -634,9 +636,10 @@ class EksCluster(pulumi.ComponentResource):
             aws.iam.RolePolicy(
                 f"{rname}-policy", aws.iam.RolePolicyArgs(role=role.id, policy=policy_json), opts=child
             )
-        for arn in managed_policy_arns:
+        for i, arn in enumerate(managed_policy_arns):
             aws.iam.RolePolicyAttachment(
-                f"{rname}-{arn.rsplit('/', 1)[-1]}",
+                # Named after the policy when its ARN is known now, else by its position.
+                f"{rname}-{arn.rsplit('/', 1)[-1]}" if isinstance(arn, str) else f"{rname}-policy-{i}",
                 aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=arn),
                 opts=child,
             )

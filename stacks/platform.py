@@ -84,12 +84,13 @@ def build(settings: Settings) -> None:
     urls: dict[str, pulumi.Output[str]] = {}
     images: dict[str, pulumi.Input[str]] = {}
     for app_name, app in sorted(cfg.apps.items(), key=lambda item: (not item[1].create_namespace, item[0])):
+        namespace = str(app.namespace)  # the stack file holds names, never Outputs
         role = (
-            cluster.irsa_role(app_name, app.namespace, app_name, managed_policy_arns=app.iam_policy_arns)
+            cluster.irsa_role(app_name, namespace, app_name, managed_policy_arns=app.iam_policy_arns)
             if app.iam_policy_arns
             else None
         )
-        after = [creators[app.namespace]] if app.namespace in creators else []
+        after = [creators[namespace]] if namespace in creators else []
         service = AppService(
             app_name,
             app,
@@ -105,7 +106,7 @@ def build(settings: Settings) -> None:
             opts=pulumi.ResourceOptions(depends_on=after),
         )
         if service.namespace_resource is not None:
-            creators[app.namespace] = service.namespace_resource
+            creators[namespace] = service.namespace_resource
         urls[app_name] = service.url
         images[app_name] = app.image if app.image is not None else image.image_ref
     pulumi.export("appUrls", urls)

@@ -28,6 +28,7 @@ from components import (
 from components.testing import SynthResult, synth
 
 DIGEST = "sha256:" + "ab" * 32
+DEPLOY_ROLE = "arn:aws:iam::123456789012:role/deploy"
 IMAGE = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/orders@{DIGEST}"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -133,7 +134,10 @@ def test_opts_protect_false_unprotects_the_namespace():
 def test_opts_protect_false_unprotects_the_cluster_and_its_key():
     def program() -> None:
         EksCluster(
-            "eks", EksClusterArgs(), private_subnet_ids=["a", "b"], opts=pulumi.ResourceOptions(protect=False)
+            "eks",
+            EksClusterArgs(deploy_role_arn=DEPLOY_ROLE),
+            private_subnet_ids=["a", "b"],
+            opts=pulumi.ResourceOptions(protect=False),
         )
 
     result = run(program)
@@ -257,7 +261,12 @@ def test_a_typo_in_a_mapping_given_as_args_gets_did_you_mean():
 
 def test_monitoring_accepts_the_clusters_irsa_role_method_itself():
     def program() -> None:
-        eks = EksCluster("eks", EksClusterArgs(), private_subnet_ids=["a", "b"], cluster_name="demo")
+        eks = EksCluster(
+            "eks",
+            EksClusterArgs(deploy_role_arn=DEPLOY_ROLE),
+            private_subnet_ids=["a", "b"],
+            cluster_name="demo",
+        )
         MonitoringStack(
             "mon",
             MonitoringArgs(),
@@ -281,7 +290,7 @@ def test_monitoring_accepts_the_clusters_irsa_role_method_itself():
 
 def test_the_cluster_name_defaults_to_one_unique_per_project_and_stack():
     def program() -> None:
-        EksCluster("eks", EksClusterArgs(), private_subnet_ids=["a", "b"])
+        EksCluster("eks", EksClusterArgs(deploy_role_arn=DEPLOY_ROLE), private_subnet_ids=["a", "b"])
 
     names = {stack: run(program, stack).named("eks-eks")["inputs"]["name"] for stack in ("staging", "prod")}
     assert names == {"staging": "consumer-staging-eks", "prod": "consumer-prod-eks"}
@@ -298,3 +307,122 @@ def test_a_cluster_name_from_an_output_makes_the_subnet_tag_key():
         keys = set(subnet["inputs"]["tags"])
         assert "kubernetes.io/cluster/orders-dev" in keys, keys
         assert not any("__str__" in k for k in keys)
+
+
+# --- values from other resources ----------------------------------------------------------------
+
+
+def test_image_and_env_values_may_be_outputs_of_other_resources():
+    def program() -> None:
+        db = aws.rds.Instance("db", instance_class="db.t4g.micro", engine="postgres", allocated_storage=20)
+        repo = aws.ecr.Repository("orders")
+        image = repo.repository_url.apply(lambda url: f"{url}@{DIGEST}")
+        AppService(
+            "orders",
+            AppServiceArgs(image=image, namespace="orders", env={"DB_HOST": db.address}),
+            provider=k8s_provider(),
+        )
+
+    result = synth(
+        program,
+        project="consumer",
+        stack="dev",
+        resource_outputs={"aws:rds/instance:Instance": {"address": "db.internal"}},
+    )
+    [deployment] = result.of_type(DEPLOYMENT)
+    [container] = deployment["inputs"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/orders@{DIGEST}"
+    config = result.manifest("ConfigMap", "orders-config", "orders")
+    assert config["data"]["DB_HOST"] == "db.internal"
+
+
+def test_an_output_image_without_a_digest_fails_in_production_when_it_resolves():
+    def program() -> None:
+        repo = aws.ecr.Repository("orders")
+        AppService(
+            "orders",
+            AppServiceArgs(image=repo.repository_url.apply(lambda url: f"{url}:1.0"), namespace="orders"),
+            provider=k8s_provider(),
+        )
+
+    with pytest.raises(
+        ValueError, match=r"image: must be pinned by digest in production .*resolved from an Output"
+    ):
+        run(program)
+
+
+def test_an_output_image_keyword_without_a_digest_fails_in_production_too():
+    def program() -> None:
+        repo = aws.ecr.Repository("orders")
+        AppService(
+            "orders",
+            AppServiceArgs(namespace="orders"),
+            image=repo.repository_url.apply(lambda url: f"{url}:1.0"),
+            provider=k8s_provider(),
+        )
+
+    with pytest.raises(ValueError, match=r"image: must be pinned by digest in production"):
+        run(program)
+
+
+def test_an_output_env_value_that_is_not_a_string_fails_naming_the_field():
+    def program() -> None:
+        AppService(
+            "orders",
+            app(env={"PORT": pulumi.Output.from_input(5432)}),  # type: ignore[dict-item]
+            provider=k8s_provider(),
+        )
+
+    with pytest.raises(
+        ValueError, match=r"env: Input should be a valid string \(got 5432, resolved from an Output\)"
+    ):
+        run(program)
+
+
+def test_an_output_namespace_is_checked_when_it_resolves():
+    def program() -> None:
+        AppService("orders", app(namespace=pulumi.Output.from_input("Orders_NS")), provider=k8s_provider())
+
+    with pytest.raises(ValueError, match=r"namespace: 'Orders_NS' is not a Kubernetes name"):
+        run(program)
+
+
+def test_policy_arns_may_be_outputs():
+    def program() -> None:
+        policy = aws.iam.Policy("read", policy="{}")
+        eks = EksCluster(
+            "eks",
+            EksClusterArgs(deploy_role_arn=DEPLOY_ROLE),
+            private_subnet_ids=["a", "b"],
+            cluster_name="demo",
+        )
+        args = app(iam_policy_arns=[policy.arn])
+        eks.irsa_role("orders", "orders", "orders", managed_policy_arns=args.iam_policy_arns)
+
+    result = run(program)
+    [attachment] = [
+        r
+        for r in result.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r["name"].startswith("eks-irsa-orders")
+    ]
+    assert attachment["name"] == "eks-irsa-orders-policy-0"
+    assert attachment["inputs"]["policyArn"] == "arn:aws:iam::123456789012:policy/read"
+
+
+def test_two_apps_share_one_namespace_declared_once():
+    def program() -> None:
+        provider = k8s_provider()
+        first = AppService("orders", app(), provider=provider)
+        AppService("billing", app(namespace=first.namespace, create_namespace=False), provider=provider)
+
+    result = run(program)
+    [namespace] = result.of_type(NAMESPACE)
+    billing = result.manifest("Deployment", "billing", "orders")
+    assert (
+        namespace["urn"]
+        in next(r for r in result.of_type(DEPLOYMENT) if r["name"] == "billing-deployment")["dependencies"]
+    )
+    rules = result.manifest("PrometheusRule", "billing", "orders")
+    exprs = [r.get("expr", "") for g in rules["spec"]["groups"] for r in g["rules"]]
+    assert any('namespace="orders"' in e for e in exprs)
+    assert billing["metadata"]["namespace"] == "orders"

@@ -20,18 +20,20 @@ LOG_DIR = "/var/log/lmagent"
 def rule_groups(cfg: StackConfig) -> list[dict[str, Any]]:
     """The reference app's alert and SLO rule groups, by the calls AppService makes."""
     args = cfg.apps[APP]
+    namespace = str(args.namespace)  # a stack file holds names, never Outputs
     return app_alert_groups(
-        service=APP, namespace=args.namespace, thresholds=args.alerts, runbook_base_url=args.runbook_base_url
+        service=APP, namespace=namespace, thresholds=args.alerts, runbook_base_url=args.runbook_base_url
     ) + slo_rule_groups(
-        service=APP, namespace=args.namespace, slos=args.slos, runbook_base_url=args.runbook_base_url
+        service=APP, namespace=namespace, slos=args.slos, runbook_base_url=args.runbook_base_url
     )
 
 
 def dashboards(cfg: StackConfig) -> dict[str, dict[str, Any]]:
     args = cfg.apps[APP]
+    namespace = str(args.namespace)  # a stack file holds names, never Outputs
     return {
-        f"{APP}-red.json": red_dashboard(service=APP, namespace=args.namespace),
-        f"{APP}-slo.json": slo_dashboard(service=APP, namespace=args.namespace, slos=args.slos),
+        f"{APP}-red.json": red_dashboard(service=APP, namespace=namespace),
+        f"{APP}-slo.json": slo_dashboard(service=APP, namespace=namespace, slos=args.slos),
     }
 
 
