@@ -45,6 +45,13 @@ class AppServiceArgs(Model):
     set except the image, which the platform passes when `image` is absent.
     """
 
+    name: str | None = None
+    """The Kubernetes name of the app's Deployment, Service, ServiceAccount and the rest, and its
+    `app.kubernetes.io/name` (the `job` label its alerts select on). Default: the component's
+    Pulumi name. Set it to run two apps of the same Kubernetes name in two namespaces: each gets
+    its own Pulumi name (`AppService("orders-api", AppServiceArgs(name="api", ...))`), since
+    two resources with one Pulumi name are one URN."""
+
     image: InputStr | None = None
     """Image reference to run, e.g. `<registry>/<repo>@sha256:<digest>`. Default: unset, and the
     platform passes the image the stack builds. Production requires a digest (`@sha256:` and 64
@@ -156,6 +163,11 @@ class AppServiceArgs(Model):
     dashboards: bool = True
     """Publish the RED and SLO dashboards as ConfigMaps labelled `grafana_dashboard: "1"` in the
     app's namespace. Default: on."""
+
+    @field_validator("name")
+    @classmethod
+    def _kubernetes_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_name("name", value)
 
     @field_validator("namespace", "component", "part_of")
     @classmethod

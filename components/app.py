@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -84,6 +85,28 @@ def _version_label(image: str) -> str:
     return "unknown"
 
 
+#: Namespaces an AppService created, by the cluster (provider) they are on: app name by namespace.
+_CREATED: weakref.WeakKeyDictionary[pulumi.ProviderResource, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _claim_namespace(name: str, args: AppServiceArgs, provider: pulumi.ProviderResource) -> None:
+    """Refuse a second AppService creating the namespace another created on the same cluster.
+
+    Two Namespace resources for one namespace would both manage it (server-side apply lets both
+    succeed), and deleting either app would delete the namespace under the other.
+    """
+    if not args.create_namespace or not isinstance(args.namespace, str):
+        return
+    owners = _CREATED.setdefault(provider, {})
+    if args.namespace in owners:
+        raise ValueError(
+            f"AppService {name!r}: namespace {args.namespace!r} is already created by AppService "
+            f"{owners[args.namespace]!r} on this cluster; allowed: declare it once, e.g. "
+            f"AppServiceArgs(namespace=<that app>.namespace, create_namespace=False)"
+        )
+    owners[args.namespace] = name
+
+
 def _with_namespace(namespace: pulumi.Input[str], make: Callable[[str], T]) -> pulumi.Input[T]:
     """`make(namespace)`, once the namespace is known when it comes from another resource."""
     if isinstance(namespace, str):
@@ -130,7 +153,8 @@ class AppService(pulumi.ComponentResource):
         environment: Environment = "production",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """Declare the app `name` (also its Kubernetes name) from `args`.
+        """Declare the app `name` (its Pulumi name; the Kubernetes name is `args.name`, default
+        `name` too) from `args`.
 
         The Kubernetes provider comes from `opts` as Pulumi resolves it (`provider`, `providers`
         by package, or the parent's); `provider=` is the same, given directly. There is no
@@ -171,13 +195,16 @@ class AppService(pulumi.ComponentResource):
                 f"allowed: names among {sorted(secrets) or 'none'}, or set them with "
                 "`pulumi config set --secret <name> <value>`"
             )
+        _claim_namespace(name, args, provider)
         super().__init__("lmagent:components:AppService", name, None, opts)
         self._name, self._args, self._provider = name, args, provider
         self._crds = [crds] if crds is not None else []
+        # The Kubernetes name of the app's objects; children's Pulumi names keep the Pulumi name.
+        kname = self._kname = args.name or name
         version: pulumi.Input[str] = args.version or pulumi.Output.from_input(image_ref).apply(_version_label)
         self._selector = {
-            "app.kubernetes.io/name": name,
-            "app.kubernetes.io/instance": f"{name}-{pulumi.get_stack()}",
+            "app.kubernetes.io/name": kname,
+            "app.kubernetes.io/instance": f"{kname}-{pulumi.get_stack()}",
         }
         self._labels: dict[str, pulumi.Input[str]] = {
             **self._selector,
@@ -212,7 +239,7 @@ class AppService(pulumi.ComponentResource):
         account = _core.ServiceAccount(
             f"{name}-serviceaccount",
             metadata=self._metadata(
-                name, annotations={"eks.amazonaws.com/role-arn": role_arn} if role_arn is not None else None
+                kname, annotations={"eks.amazonaws.com/role-arn": role_arn} if role_arn is not None else None
             ),
             # The app does not call the Kubernetes API; an IRSA token is projected by EKS itself.
             automount_service_account_token=False,
@@ -220,11 +247,11 @@ class AppService(pulumi.ComponentResource):
         )
 
         endpoint = args.otlp_endpoint if args.otlp_endpoint is not None else otlp_endpoint
-        plain: dict[str, pulumi.Input[str]] = {"OTEL_SERVICE_NAME": name, **args.env}
+        plain: dict[str, pulumi.Input[str]] = {"OTEL_SERVICE_NAME": kname, **args.env}
         if endpoint is not None:
             plain["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
         config = _core.ConfigMap(
-            f"{name}-config", metadata=self._metadata(f"{name}-config"), data=plain, opts=self._opts()
+            f"{name}-config", metadata=self._metadata(f"{kname}-config"), data=plain, opts=self._opts()
         )
         config_checksum = pulumi.Output.all(**plain).apply(_checksum)
 
@@ -233,7 +260,7 @@ class AppService(pulumi.ComponentResource):
             secret = _core.Secret(
                 f"{name}-secrets",
                 _core.SecretInitArgs(
-                    metadata=self._metadata(f"{name}-secrets"),
+                    metadata=self._metadata(f"{kname}-secrets"),
                     type="Opaque",
                     # Output.secret keeps a value passed in as a plain string secret as well.
                     string_data={
@@ -255,10 +282,10 @@ class AppService(pulumi.ComponentResource):
 
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=self._metadata(name),
+            metadata=self._metadata(kname),
             spec=deployment_spec(
                 args,
-                name,
+                kname,
                 selector=self._selector_args(),
                 labels=self._labels,
                 annotations={
@@ -277,7 +304,7 @@ class AppService(pulumi.ComponentResource):
         )
         service = _core.Service(
             f"{name}-service",
-            metadata=self._metadata(name),
+            metadata=self._metadata(kname),
             spec=_core.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=self._selector,
@@ -295,7 +322,7 @@ class AppService(pulumi.ComponentResource):
             "http://", self.service_name, ".", self.namespace, ".svc.cluster.local"
         )
         self.register_outputs(
-            {"namespace": self.namespace, "service_name": self.service_name, "url": self.url}
+            {"namespace": self.namespace, "serviceName": self.service_name, "url": self.url}
         )
 
     # -----------------------------------------------------------------------------------------
@@ -325,7 +352,7 @@ class AppService(pulumi.ComponentResource):
         return _meta.LabelSelectorArgs(match_labels=self._selector)
 
     def _scaling(self, deployment: k8s.apps.v1.Deployment) -> None:
-        args, name = self._args, self._name
+        args, name, kname = self._args, self._name, self._kname
         if args.autoscaling.enabled:
             auto = args.autoscaling
 
@@ -342,7 +369,7 @@ class AppService(pulumi.ComponentResource):
 
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-hpa",
-                metadata=self._metadata(name),
+                metadata=self._metadata(kname),
                 spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
                     scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
                         api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
@@ -358,7 +385,7 @@ class AppService(pulumi.ComponentResource):
             )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata=self._metadata(name),
+            metadata=self._metadata(kname),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=args.disruption_budget.max_unavailable,
                 selector=self._selector_args(),
@@ -369,14 +396,14 @@ class AppService(pulumi.ComponentResource):
         )
 
     def _network_policies(self) -> None:
-        name, net = self._name, k8s.networking.v1
+        name, kname, net = self._name, self._kname, k8s.networking.v1
         # The app that creates the namespace denies all traffic to and from every pod in it; an app
         # in a namespace it does not own denies only its own pods', leaving the owner's choices be.
         # The allow policy below (and each app's own) opens what is needed.
         whole = self._args.create_namespace
         net.NetworkPolicy(
             f"{name}-deny-all",
-            metadata=self._metadata("default-deny" if whole else f"{name}-default-deny"),
+            metadata=self._metadata("default-deny" if whole else f"{kname}-default-deny"),
             spec=net.NetworkPolicySpecArgs(
                 pod_selector=_meta.LabelSelectorArgs() if whole else self._selector_args(),
                 policy_types=["Ingress", "Egress"],
@@ -385,18 +412,18 @@ class AppService(pulumi.ComponentResource):
         )
         net.NetworkPolicy(
             f"{name}-allow",
-            metadata=self._metadata(f"{name}-allow"),
+            metadata=self._metadata(f"{kname}-allow"),
             spec=allow_policy_spec(self._args, self._selector_args()),
             opts=self._opts(),
         )
 
     def _observability(self) -> None:
-        args, name = self._args, self._name
+        args, name, kname = self._args, self._name, self._kname
         k8s.apiextensions.CustomResource(
             f"{name}-servicemonitor",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata=self._metadata(name, labels=args.monitoring_labels),
+            metadata=self._metadata(kname, labels=args.monitoring_labels),
             spec={
                 # Series get job=<the Service's app.kubernetes.io/name> = the app's name, and the
                 # namespace label: the contract the alert and SLO rules select on.
@@ -411,13 +438,13 @@ class AppService(pulumi.ComponentResource):
         def rules(namespace: str) -> dict[str, Any]:
             return {
                 "groups": app_alert_groups(
-                    service=name,
+                    service=kname,
                     namespace=namespace,
                     thresholds=args.alerts,
                     runbook_base_url=args.runbook_base_url,
                 )
                 + slo_rule_groups(
-                    service=name, namespace=namespace, slos=args.slos, runbook_base_url=args.runbook_base_url
+                    service=kname, namespace=namespace, slos=args.slos, runbook_base_url=args.runbook_base_url
                 )
             }
 
@@ -425,21 +452,21 @@ class AppService(pulumi.ComponentResource):
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
-            metadata=self._metadata(name, labels=args.monitoring_labels),
+            metadata=self._metadata(kname, labels=args.monitoring_labels),
             spec=_with_namespace(args.namespace, rules),
             opts=self._crd_opts(),
         )
         if not args.dashboards:
             return
         boards: dict[str, Callable[[str], dict[str, Any]]] = {
-            "red": lambda namespace: red_dashboard(service=name, namespace=namespace),
-            "slo": lambda namespace: slo_dashboard(service=name, namespace=namespace, slos=args.slos),
+            "red": lambda namespace: red_dashboard(service=kname, namespace=namespace),
+            "slo": lambda namespace: slo_dashboard(service=kname, namespace=namespace, slos=args.slos),
         }
         for kind, board in boards.items():
             _core.ConfigMap(
                 f"{name}-dashboard-{kind}",
                 # Grafana's dashboard sidecar loads every ConfigMap with this label.
-                metadata=self._metadata(f"{name}-dashboard-{kind}", labels={"grafana_dashboard": "1"}),
-                data=_with_namespace(args.namespace, _dashboard_data(f"{name}-{kind}.json", board)),
+                metadata=self._metadata(f"{kname}-dashboard-{kind}", labels={"grafana_dashboard": "1"}),
+                data=_with_namespace(args.namespace, _dashboard_data(f"{kname}-{kind}.json", board)),
                 opts=self._opts(),
             )

@@ -86,7 +86,10 @@ def build(settings: Settings) -> None:
     for app_name, app in sorted(cfg.apps.items(), key=lambda item: (not item[1].create_namespace, item[0])):
         namespace = str(app.namespace)  # the stack file holds names, never Outputs
         role = (
-            cluster.irsa_role(app_name, namespace, app_name, managed_policy_arns=app.iam_policy_arns)
+            # The trust policy names the app's ServiceAccount, which has the app's Kubernetes name.
+            cluster.irsa_role(
+                app_name, namespace, app.name or app_name, managed_policy_arns=app.iam_policy_arns
+            )
             if app.iam_policy_arns
             else None
         )

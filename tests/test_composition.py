@@ -42,7 +42,7 @@ def k8s_provider(name: str = "k8s") -> k8s.Provider:
     return k8s.Provider(name, k8s.ProviderArgs(kubeconfig="apiVersion: v1\nkind: Config\n"))
 
 
-def app(name: str = "orders", **fields: Any) -> AppServiceArgs:
+def app(**fields: Any) -> AppServiceArgs:
     return AppServiceArgs(image=IMAGE, namespace=fields.pop("namespace", "orders"), **fields)
 
 
@@ -426,3 +426,72 @@ def test_two_apps_share_one_namespace_declared_once():
     exprs = [r.get("expr", "") for g in rules["spec"]["groups"] for r in g["rules"]]
     assert any('namespace="orders"' in e for e in exprs)
     assert billing["metadata"]["namespace"] == "orders"
+
+
+# --- names --------------------------------------------------------------------------------------
+
+
+def test_fails_when_two_apps_create_the_same_namespace_on_one_cluster():
+    def program() -> None:
+        provider = k8s_provider()
+        AppService("orders", app(), provider=provider)
+        AppService("billing", app(), provider=provider)
+
+    with pytest.raises(
+        ValueError,
+        match=r"AppService 'billing': namespace 'orders' is already created by AppService 'orders'",
+    ):
+        run(program)
+
+
+def test_fails_when_two_apps_have_one_pulumi_name_as_the_engine_refuses_duplicate_urns():
+    def program() -> None:
+        provider = k8s_provider()
+        AppService("api", app(namespace="orders"), provider=provider)
+        AppService("api", app(namespace="billing"), provider=provider)
+
+    with pytest.raises(Exception, match=r"Duplicate resource URN '.*AppService::api'"):
+        run(program)
+
+
+def test_the_kubernetes_name_can_differ_from_the_pulumi_name():
+    def program() -> None:
+        provider = k8s_provider()
+        AppService("orders-api", app(name="api", namespace="orders"), provider=provider)
+        AppService("billing-api", app(name="api", namespace="billing"), provider=provider)
+
+    result = run(program)
+    for namespace in ("orders", "billing"):
+        deployment = result.manifest("Deployment", "api", namespace)
+        assert deployment["metadata"]["labels"]["app.kubernetes.io/name"] == "api"
+        assert result.manifest("Service", "api", namespace)
+        assert result.manifest("ConfigMap", "api-config", namespace)
+    assert {r["name"] for r in result.of_type(DEPLOYMENT)} == {
+        "orders-api-deployment",
+        "billing-api-deployment",
+    }
+
+
+def test_fails_when_the_kubernetes_name_is_not_one():
+    with pytest.raises(ValidationError, match=r"name: 'Orders_API' is not a Kubernetes name"):
+        AppServiceArgs(name="Orders_API")
+
+
+def test_every_component_registers_its_outputs_in_camel_case(monkeypatch: pytest.MonkeyPatch):
+    import stacks
+
+    keys: dict[str, set[str]] = {}
+    original = pulumi.ComponentResource.register_outputs
+
+    def spy(self: pulumi.ComponentResource, outputs: Any) -> None:
+        keys.setdefault(type(self).__name__, set()).update(outputs)
+        original(self, outputs)
+
+    monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", spy)
+    from tests.conftest import synth_with
+
+    synth_with("staging")
+    assert {"AppService", "EksCluster", "MonitoringStack", "Network", "ContainerImage"} <= set(keys)
+    snake = {component: sorted(k for k in names if "_" in k) for component, names in keys.items()}
+    assert snake == {component: [] for component in keys}
+    assert stacks  # the stack program is what ran
