@@ -309,13 +309,29 @@ class EksCluster(pulumi.ComponentResource):
     """An EKS control plane with managed node groups, IRSA, pinned add-ons and a default gp3 class."""
 
     cluster_name: pulumi.Output[str]
+    """The EKS cluster name."""
+
     endpoint: pulumi.Output[str]
+    """The API server's URL."""
+
     certificate_authority: pulumi.Output[str]
+    """The cluster CA certificate (base64 PEM), as kubeconfig's `certificate-authority-data`."""
+
     oidc_provider_arn: pulumi.Output[str]
+    """ARN of the IAM OIDC provider IRSA roles trust."""
+
     oidc_issuer: pulumi.Output[str]
+    """The cluster's OIDC issuer URL (`https://oidc.eks.<region>.amazonaws.com/id/...`)."""
+
     node_role_arn: pulumi.Output[str]
+    """ARN of the managed node groups' IAM role."""
+
     kubeconfig: pulumi.Output[str]
+    """A kubeconfig (a secret) that authenticates with `aws eks get-token`."""
+
     provider: k8s.Provider
+    """The Kubernetes provider for this cluster: pass it to the components that deploy onto it."""
+
     addons: dict[str, aws.eks.Addon]
     """The managed add-ons by name, for what must wait for one (cluster DNS: `coredns`)."""
     storage_class: k8s.storage.v1.StorageClass

@@ -261,9 +261,16 @@ class ContainerImage(pulumi.ComponentResource):
     built with BuildKit, pushed to it with a registry cache, and exposed by digest."""
 
     repository_url: pulumi.Output[str]
+    """The ECR repository URL (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`)."""
+
     repository_arn: pulumi.Output[str]
+    """The ECR repository ARN."""
+
     image_ref: pulumi.Output[str]
+    """The pushed image by digest (`<repository URL>@sha256:...`): what to deploy."""
+
     tag: str
+    """The tag the image is pushed under (the git commit, normally)."""
 
     def __init__(
         self,

@@ -89,13 +89,29 @@ class MonitoringStack(pulumi.ComponentResource):
     """The monitoring namespace and its Helm releases; see the module docstring for the design."""
 
     namespace: pulumi.Output[str]
+    """The namespace the monitoring stack runs in."""
+
     grafana_url: pulumi.Output[str]
+    """Grafana's in-cluster URL."""
+
     prometheus_url: pulumi.Output[str]
+    """Prometheus' in-cluster URL."""
+
     otlp_endpoint: pulumi.Output[str]
+    """The OTLP/HTTP endpoint for apps' `OTEL_EXPORTER_OTLP_ENDPOINT`."""
+
     loki_url: pulumi.Output[str]
+    """Loki's in-cluster URL."""
+
     jaeger_url: pulumi.Output[str]
+    """Jaeger's query UI in-cluster URL."""
+
     dashboard_label: dict[str, str]
+    """The label that makes Grafana load a ConfigMap as a dashboard."""
+
     logs_bucket: pulumi.Output[str] | None
+    """The Loki S3 bucket's name, or None when logs stay on a volume."""
+
     crds: k8s.helm.v3.Release
     """The release that installs the Prometheus operator's CRDs (kube-prometheus-stack): a
     ServiceMonitor or PrometheusRule elsewhere waits for it, and for nothing else here."""

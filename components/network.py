@@ -187,10 +187,19 @@ class Network(pulumi.ComponentResource):
     """A VPC with a private and a public subnet per AZ, tagged for EKS load balancers."""
 
     vpc_id: pulumi.Output[str]
+    """The VPC ID."""
+
     public_subnet_ids: pulumi.Output[list[str]]
+    """The public subnets, one per AZ, in AZ order."""
+
     private_subnet_ids: pulumi.Output[list[str]]
+    """The private subnets (nodes, pods), one per AZ, in AZ order."""
+
     availability_zones: pulumi.Output[list[str]]
+    """The AZs used, in order."""
+
     nat_public_ips: pulumi.Output[list[str]]
+    """The NAT gateways' public addresses (what the internet sees the private subnets as)."""
 
     def __init__(
         self,

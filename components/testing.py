@@ -360,6 +360,7 @@ class Mocks(_mocks.Mocks):
         self.seen = threading.local()
 
     def new_resource(self, args: _mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        """The ID and state (inputs and computed outputs) of a new resource; raise if unknown."""
         rid, state = self._answer(args)
         given = self.resource_outputs.get(args.typ)
         if given is not None:
@@ -415,6 +416,7 @@ class Mocks(_mocks.Mocks):
         )
 
     def call(self, args: _mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        """The result of an invoke: the caller's answer, else a fabricated one; raise if neither."""
         # A bare dict means "no check failures" to the SDK's mock monitor.
         given = self.invokes.get(args.token)
         if given is not None:

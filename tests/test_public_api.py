@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
 import subprocess
 import sys
+import textwrap
+import typing
+from collections.abc import Iterator
+from typing import Any
 
+import pulumi
+import pydantic
 import pytest
 
 import components
@@ -32,3 +40,86 @@ def test_importing_the_package_loads_no_provider_sdk():
     code = "import sys, components; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- the API reference: every public name documented ------------------------------------------
+
+
+def _models_in(annotation: Any) -> Iterator[type[pydantic.BaseModel]]:
+    for arg in typing.get_args(annotation):
+        yield from _models_in(arg)
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        yield annotation
+
+
+def _undocumented_attributes(cls: type) -> Iterator[str]:
+    """Annotated class attributes with no docstring under them (what the API reference shows)."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body  # type: ignore[attr-defined]
+    for node, following in zip(body, [*body[1:], None], strict=True):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            documented = isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+            if not documented:
+                yield node.target.id
+
+
+def undocumented() -> list[str]:
+    """Every public name of `components` and `components.testing` without a docstring (or, for
+    an args field, without a description), with its public methods, attributes and fields."""
+    import components.testing
+
+    missing: list[str] = []
+    seen: set[int] = set()
+
+    def check(name: str, obj: Any) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if not (obj.__doc__ or "").strip():
+            missing.append(name)
+        if not inspect.isclass(obj):
+            return
+        for key, value in vars(obj).items():
+            function = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
+            if (
+                not key.startswith("_")
+                and inspect.isfunction(function)
+                and not (function.__doc__ or "").strip()
+            ):
+                missing.append(f"{name}.{key}")
+        if issubclass(obj, pulumi.ComponentResource):
+            missing.extend(f"{name}.{attr}" for attr in _undocumented_attributes(obj))
+        if issubclass(obj, pydantic.BaseModel):
+            for field_name, field in obj.model_fields.items():
+                if not (field.description or "").strip():
+                    missing.append(f"{name}.{field_name} (no description)")
+                for model in _models_in(field.annotation):
+                    check(model.__name__, model)
+
+    for name in components.__all__:
+        check(name, getattr(components, name))
+    for name in components.testing.__all__:
+        check(f"testing.{name}", getattr(components.testing, name))
+    return missing
+
+
+def test_every_public_name_field_and_output_has_a_docstring():
+    assert undocumented() == []
+
+
+def test_the_docstring_check_finds_a_missing_one(monkeypatch: pytest.MonkeyPatch):
+    from components.app import AppServiceArgs
+
+    monkeypatch.setattr(AppServiceArgs.model_fields["port"], "description", None)
+    monkeypatch.setattr(AppServiceArgs, "__doc__", "")
+    assert undocumented() == ["AppServiceArgs", "AppServiceArgs.port (no description)"]
+
+
+def test_every_args_field_documents_its_default():
+    from components import AppServiceArgs
+
+    vague = [
+        name
+        for name, field in AppServiceArgs.model_fields.items()
+        if "default" not in (field.description or "").lower()
+    ]
+    assert vague == []
