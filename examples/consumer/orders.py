@@ -30,7 +30,7 @@ SLOS = [
 
 
 def build() -> None:
-    """Declare the orders service and export its in-cluster URL."""
+    """Declare the orders service and its worker, and export their in-cluster URLs."""
     config = pulumi.Config()
     environment = config.get("environment") or "production"
     platform = pulumi.StackReference(config.require("platformStack"))
@@ -68,4 +68,23 @@ def build() -> None:
             providers={"kubernetes": cluster}, protect=config.get_bool("protect") is not False
         ),
     )
+    # A worker beside it, in the same namespace: the namespace is declared once (by `orders`) and
+    # referenced here as an Output, so the worker waits for it; env values may be Outputs of
+    # other resources too (the API's URL, the platform's cluster name).
+    worker = AppService(
+        "orders-worker",
+        AppServiceArgs(
+            image=config.require("image"),
+            namespace=orders.namespace,
+            create_namespace=False,
+            component="worker",
+            part_of="orders",
+            env={"ORDERS_API_URL": orders.url, "PLATFORM_CLUSTER": platform.require_output("clusterName")},
+            runbook_base_url="https://runbooks.example.com/orders",
+        ),
+        otlp_endpoint=platform.get_output("otlpEndpoint"),
+        environment=environment,
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster}),
+    )
     pulumi.export("url", orders.url)
+    pulumi.export("workerUrl", worker.url)

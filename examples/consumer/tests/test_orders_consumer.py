@@ -41,6 +41,7 @@ def synth_orders(**overrides: Any) -> SynthResult:
             PLATFORM: {
                 "kubeconfig": StackSecret("apiVersion: v1\nkind: Config\n"),
                 "otlpEndpoint": "http://otel-collector.monitoring.svc.cluster.local:4318",
+                "clusterName": "lmagent-infra-staging",
             }
         },
     )
@@ -85,3 +86,27 @@ def test_its_alerts_use_the_team_thresholds_and_pass_promtool(tmp_path):
 def test_fails_when_production_is_given_an_image_without_a_digest():
     with pytest.raises(Exception, match="digest"):
         synth_orders(**{"lmagent-orders:environment": "production", "lmagent-orders:image": "orders:1.0"})
+
+
+def test_the_worker_shares_the_namespace_the_api_declares():
+    result = synth_orders()
+    [namespace] = result.of_type("kubernetes:core/v1:Namespace")
+    assert namespace["inputs"]["metadata"]["name"] == "orders"
+    worker = result.named("orders-worker-deployment")
+    assert namespace["urn"] in worker["dependencies"]
+    assert result.manifest("Deployment", "orders-worker", "orders")
+
+
+def test_the_worker_env_takes_values_from_other_resources():
+    result = synth_orders()
+    config = result.manifest("ConfigMap", "orders-worker-config", "orders")
+    assert config["data"]["ORDERS_API_URL"] == "http://orders.orders.svc.cluster.local"
+    assert config["data"]["PLATFORM_CLUSTER"] == "lmagent-infra-staging"
+
+
+def test_every_kubernetes_object_goes_through_the_platform_provider():
+    result = synth_orders()
+    [provider] = result.of_type("pulumi:providers:kubernetes")
+    assert {
+        r["provider"] for r in result.resources if r["custom"] and r["type"].startswith("kubernetes:")
+    } == {provider["urn"]}
