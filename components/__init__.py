@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
     from components.alerts import AlertThresholds, app_alert_groups
     from components.app import AppService, AppServiceArgs
-    from components.cluster import EksCluster, EksClusterArgs, NodeGroupArgs
+    from components.cluster import EksCluster, EksClusterArgs, NodeGroupArgs, default_cluster_name
     from components.dashboards import red_dashboard, slo_dashboard
     from components.image import ContainerImage, ContainerImageArgs
     from components.monitoring import MonitoringArgs, MonitoringStack
@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "NodeGroupArgs": "components.cluster",
     "Slo": "components.slo",
     "app_alert_groups": "components.alerts",
+    "default_cluster_name": "components.cluster",
     "default_slos": "components.slo",
     "red_dashboard": "components.dashboards",
     "slo_dashboard": "components.dashboards",
@@ -59,6 +60,7 @@ __all__ = [
     "NodeGroupArgs",
     "Slo",
     "app_alert_groups",
+    "default_cluster_name",
     "default_slos",
     "red_dashboard",
     "slo_dashboard",

@@ -1,0 +1,5 @@
+"""Entry point `pulumi up` runs: a VPC and an EKS cluster, standalone."""
+
+import cluster
+
+cluster.build()
