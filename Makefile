@@ -9,7 +9,7 @@ STACK  ?= staging
 CHECKOV_VENV := .tools/checkov
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(CHECKOV_VENV)/bin:$(PATH)
 
-.PHONY: synth diff plan plan-pictures bench-plan test lint fmt typecheck pytest bench bench-instructions deps dev-deps system-deps clean
+.PHONY: synth diff plan plan-pictures bench-plan test lint fmt typecheck pytest docs bench bench-instructions deps dev-deps system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ pytest: dev-deps
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The API reference of `components` (and `components.testing`), generated from the docstrings
+# by pdoc into build/docs; tests/test_public_api.py fails when a public name lacks a docstring.
+docs: $(VENV)/.dev-deps
+	$(BIN)/python -m pdoc components components.testing --docformat markdown -o build/docs
 
 fmt: $(VENV)/.dev-deps
 	$(BIN)/ruff format .
