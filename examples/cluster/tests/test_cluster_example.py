@@ -76,6 +76,7 @@ def plain_mocks() -> Iterator[dict[str, Any]]:
             created[args.name] = dict(args.inputs)
             return super().new_resource(args)
 
+    previous = asyncio.get_event_loop_policy().get_event_loop()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     settings.reset_options()
@@ -88,6 +89,7 @@ def plain_mocks() -> Iterator[dict[str, Any]]:
     yield created
     settings.reset_options()
     loop.close()
+    asyncio.set_event_loop(previous)
 
 
 def test_the_program_runs_under_plain_set_mocks(plain_mocks: dict[str, Any]):

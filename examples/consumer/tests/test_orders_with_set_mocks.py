@@ -50,6 +50,7 @@ def mocks() -> Iterator[Recording]:
             }
         },
     )
+    previous = asyncio.get_event_loop_policy().get_event_loop()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     settings.reset_options()
@@ -61,6 +62,7 @@ def mocks() -> Iterator[Recording]:
     yield recording
     settings.reset_options()
     loop.close()
+    asyncio.set_event_loop(previous)
 
 
 def load_build() -> Any:
