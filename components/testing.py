@@ -475,6 +475,7 @@ class _RecordingMonitor(_mocks.MockMonitor):
             if urn in self.records:
                 # What the engine answers to a second registration of one URN (two resources of
                 # one type and name under one parent): the program fails rather than lose one.
+                # Message as the engine's (pulumi/pulumi diag/errors.go, GetDuplicateResourceURNError).
                 raise ValueError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
             self.records[urn] = record
         return response
