@@ -17,7 +17,15 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from components import versions
 from components._addons import AFTER_NODES, BEFORE_NODES, addons, gp3_storage_class
 from components._log_key import log_group_key
-from components._model import Environment, Model, as_args, for_environment, in_production
+from components._model import (
+    Environment,
+    InputStr,
+    Model,
+    as_args,
+    check_later,
+    for_environment,
+    in_production,
+)
 from components._nodegroups import NodeGroupArgs, Taint, node_groups, node_role, service_trust
 from components._options import resolve_protect
 from components.network import check_retention
@@ -102,12 +110,11 @@ class EksClusterArgs(Model):
         default=90,
         description="Retention of the `/aws/eks/<name>/cluster` log group. Default: 90 days.",
     )
-    kms_key_arn: str | None = Field(
+    kms_key_arn: InputStr | None = Field(
         default=None,
-        pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$",
         description=(
-            "KMS key for envelope encryption of Kubernetes Secrets. Default: a key created here "
-            "with yearly rotation on."
+            "KMS key for envelope encryption of Kubernetes Secrets (may be an Output, such as a "
+            "key's `arn`). Default: a key created here with yearly rotation on."
         ),
     )
     deploy_role_arn: str | None = Field(
@@ -132,11 +139,12 @@ class EksClusterArgs(Model):
             "`arn:aws:iam::<account>:role/lmagent-infra-readonly`); none if neither is given."
         ),
     )
-    admin_principal_arns: list[str] = Field(
+    admin_principal_arns: list[InputStr] = Field(
         default=[],
         description=(
             "Break-glass IAM roles/users given cluster-admin through EKS access entries (e.g. the "
-            "platform team's SSO role). Default: none besides the deploy role."
+            "platform team's SSO role; each may be an Output, such as a role's `arn`). Default: "
+            "none besides the deploy role."
         ),
     )
     bootstrap_creator_admin: bool = Field(
@@ -197,21 +205,34 @@ class EksClusterArgs(Model):
     def _retention_is_valid(cls, value: int) -> int:
         return check_retention(value)
 
+    @field_validator("kms_key_arn")
+    @classmethod
+    def _kms_key_is_an_arn(cls, value: Any) -> Any:
+        return None if value is None else check_later("kms_key_arn", value, _kms_key)
+
     @field_validator("admin_principal_arns")
     @classmethod
-    def _principals_are_iam(cls, value: list[str]) -> list[str]:
-        bad = [a for a in value if not re.match(_PRINCIPAL, a)]
+    def _principals_are_iam(cls, value: list[Any]) -> list[Any]:
+        bad = [a for a in value if isinstance(a, str) and not re.match(_PRINCIPAL, a)]
         if bad:
             raise ValueError(
                 f"must be IAM role or user ARNs such as arn:aws:iam::123456789012:role/admin (bad: {bad})"
             )
-        return value
+        # Outputs get the same check when they resolve.
+        return [
+            a if isinstance(a, str) else check_later("admin_principal_arns", a, _principal) for a in value
+        ]
 
     @model_validator(mode="after")
     def _one_entry_per_principal(self) -> EksClusterArgs:
         # EKS allows one access entry per principal: a role listed twice would fail the deploy.
         named = [("deployRoleArn", self.deploy_role_arn), ("readOnlyRoleArn", self.read_only_role_arn)]
-        named += [(f"adminPrincipalArns[{i}]", a) for i, a in enumerate(self.admin_principal_arns)]
+        # An Output ARN is not known yet: only plain ones can be compared here.
+        named += [
+            (f"adminPrincipalArns[{i}]", a)
+            for i, a in enumerate(self.admin_principal_arns)
+            if isinstance(a, str)
+        ]
         seen: dict[str, str] = {}
         for key, arn in named:
             if arn is None:
@@ -230,6 +251,20 @@ class EksClusterArgs(Model):
         if bad:
             raise ValueError(f"node group names must be lowercase letters, digits and '-' (bad: {bad})")
         return value
+
+
+def _principal(arn: str) -> str:
+    if not isinstance(arn, str) or not re.match(_PRINCIPAL, arn):
+        raise ValueError("must be an IAM role or user ARN such as arn:aws:iam::123456789012:role/admin")
+    return arn
+
+
+def _kms_key(arn: str) -> str:
+    if not isinstance(arn, str) or not re.match(
+        r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$", arn
+    ):
+        raise ValueError("must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id>")
+    return arn
 
 
 def _issuer(identities: Sequence[aws.eks.outputs.ClusterIdentity]) -> str:

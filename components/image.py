@@ -12,7 +12,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 from pydantic import Field, field_validator, model_validator
 
-from components._model import Model, as_args
+from components._model import InputStr, Model, as_args, check_later
 from components._options import resolve_protect
 
 #: The tag the registry build cache lives under, in the image's own repository.
@@ -100,10 +100,11 @@ class ContainerImageArgs(Model):
             "key unless `kmsKeyArn` names your own; `AES256` uses S3-managed keys."
         ),
     )
-    kms_key_arn: str | None = Field(
+    kms_key_arn: InputStr | None = Field(
         default=None,
         description=(
-            "Customer-managed KMS key ARN for `encryption: KMS`. Default: the AWS-managed key. "
+            "Customer-managed KMS key ARN for `encryption: KMS` (may be an Output, such as a key's "
+            "`arn`). Default: the AWS-managed key. "
             "Changing encryption later replaces the repository (and deletes its images)."
         ),
     )
@@ -163,10 +164,13 @@ class ContainerImageArgs(Model):
 
     @field_validator("kms_key_arn")
     @classmethod
-    def _kms_key_arn_is_an_arn(cls, value: str | None) -> str | None:
-        if value is not None and not _KMS_KEY_ARN.match(value):
-            raise ValueError("must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id>")
-        return value
+    def _kms_key_arn_is_an_arn(cls, value: Any) -> Any:
+        def check(arn: str) -> str:
+            if not isinstance(arn, str) or not _KMS_KEY_ARN.match(arn):
+                raise ValueError("must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id>")
+            return arn
+
+        return None if value is None else check_later("kms_key_arn", value, check)
 
     @field_validator("build_args")
     @classmethod

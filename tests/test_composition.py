@@ -495,3 +495,33 @@ def test_every_component_registers_its_outputs_in_camel_case(monkeypatch: pytest
     snake = {component: sorted(k for k in names if "_" in k) for component, names in keys.items()}
     assert snake == {component: [] for component in keys}
     assert stacks  # the stack program is what ran
+
+
+def test_cluster_key_and_admin_arns_may_be_outputs():
+    def program() -> None:
+        key = aws.kms.Key("mine", enable_key_rotation=True)
+        admin = aws.iam.Role("break-glass", assume_role_policy="{}")
+        args = EksClusterArgs(
+            deploy_role_arn=DEPLOY_ROLE, kms_key_arn=key.arn, admin_principal_arns=[admin.arn]
+        )
+        EksCluster("eks", args, private_subnet_ids=["a", "b"], cluster_name="demo")
+
+    result = run(program)
+    assert "eks-secrets-key" not in {
+        r["name"] for r in result.of_type("aws:kms/key:Key")
+    }  # uses the given key
+    cluster = result.named("eks-eks")
+    assert cluster["inputs"]["encryptionConfig"]["provider"]["keyArn"].startswith("arn:aws:kms:")
+    principals = {r["inputs"]["principalArn"] for r in result.of_type("aws:eks/accessEntry:AccessEntry")}
+    assert "arn:aws:iam::123456789012:role/break-glass" in principals
+
+
+def test_an_output_admin_arn_that_is_not_one_fails_when_it_resolves():
+    def program() -> None:
+        args = EksClusterArgs(
+            deploy_role_arn=DEPLOY_ROLE, admin_principal_arns=[pulumi.Output.from_input("alice")]
+        )
+        EksCluster("eks", args, private_subnet_ids=["a", "b"], cluster_name="demo")
+
+    with pytest.raises(ValueError, match=r"admin_principal_arns: must be an IAM role or user ARN .*'alice'"):
+        run(program)
