@@ -25,9 +25,15 @@ def package_providers(opts: pulumi.ResourceOptions | None) -> dict[str, pulumi.P
     """
     if opts is None:
         return {}
+    inherited = dict(getattr(opts.parent, "_providers", {}) or {}) if opts.parent is not None else {}
+    return inherited | _own_providers(opts)
+
+
+def _own_providers(opts: pulumi.ResourceOptions | None) -> dict[str, pulumi.ProviderResource]:
+    """The providers given in `opts` itself (`provider`, `providers`), by package."""
+    if opts is None:
+        return {}
     found: dict[str, pulumi.ProviderResource] = {}
-    if opts.parent is not None:
-        found |= dict(getattr(opts.parent, "_providers", {}) or {})
     given: Any = opts.providers
     if isinstance(given, Mapping):
         found |= dict(given)
@@ -59,6 +65,13 @@ def resolve_provider(
             raise TypeError(
                 f"{component}: provider: must be a {cls.__module__}.{cls.__name__} "
                 f"(got {type(explicit).__module__}.{type(explicit).__name__}); {hint}"
+            )
+        # Only a provider given to this component in `opts` can conflict; the parent's is a default.
+        own = _own_providers(opts).get(package)
+        if own is not None and own is not explicit:
+            raise ValueError(
+                f"{component}: provider= and the {package!r} provider in opts are two different "
+                "providers; allowed: give it once (in opts, as Pulumi resources do)"
             )
         return explicit
     provider = package_providers(opts).get(package)

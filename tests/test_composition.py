@@ -525,3 +525,26 @@ def test_an_output_admin_arn_that_is_not_one_fails_when_it_resolves():
 
     with pytest.raises(ValueError, match=r"admin_principal_arns: must be an IAM role or user ARN .*'alice'"):
         run(program)
+
+
+def test_fails_when_provider_and_opts_name_two_different_kubernetes_providers():
+    def program() -> None:
+        AppService(
+            "orders",
+            app(),
+            provider=k8s_provider("one"),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": k8s_provider("two")}),
+        )
+
+    with pytest.raises(
+        ValueError, match=r"provider= and the 'kubernetes' provider in opts are two different providers"
+    ):
+        run(program)
+
+
+def test_the_same_provider_in_both_places_is_accepted():
+    def program() -> None:
+        provider = k8s_provider()
+        AppService("orders", app(), provider=provider, opts=pulumi.ResourceOptions(provider=provider))
+
+    assert run(program).of_type(DEPLOYMENT)
