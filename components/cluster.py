@@ -372,6 +372,10 @@ class EksCluster(pulumi.ComponentResource):
     storage_class: k8s.storage.v1.StorageClass
     """The default encrypted gp3 StorageClass; anything with a volume waits for it."""
 
+    cluster_security_group_id: pulumi.Output[str]
+    """The security group EKS puts on the control plane and on the managed nodes (and so on the
+    traffic of their pods): what a database admits."""
+
     def __init__(
         self,
         name: str,
@@ -575,6 +579,10 @@ class EksCluster(pulumi.ComponentResource):
         self.endpoint = cluster.endpoint
         self.certificate_authority = cluster.certificate_authority.apply(lambda ca: str(ca.data))
         self.node_role_arn = nodes_role.arn
+        # EKS creates this group and puts it on the control plane's interfaces and on every
+        # managed node group's nodes (EKS user guide, "Amazon EKS security group requirements"):
+        # the source to admit for traffic from pods on those nodes (e.g. to a database).
+        self.cluster_security_group_id = cluster.vpc_config.apply(lambda v: str(v.cluster_security_group_id))
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, cluster.endpoint, self.certificate_authority, region).apply(
                 lambda a: json.dumps(kubeconfig(a[0], a[1], a[2], a[3]), indent=2)
@@ -605,6 +613,7 @@ class EksCluster(pulumi.ComponentResource):
                 "oidcProviderArn": self.oidc_provider_arn,
                 "oidcIssuer": self.oidc_issuer,
                 "nodeRoleArn": self.node_role_arn,
+                "clusterSecurityGroupId": self.cluster_security_group_id,
                 "kubeconfig": self.kubeconfig,
             }
         )

@@ -202,6 +202,10 @@ def _aws_outputs(world: _World, typ: str, name: str, inputs: dict[str, Any]) -> 
             "identities": [{"oidcs": [{"issuer": oidc}]}],
             "status": "ACTIVE",
             "version": inputs.get("version"),
+            "vpcConfig": {
+                **dict(inputs.get("vpcConfig") or {}),
+                "clusterSecurityGroupId": f"sg-{_digest(name, 'cluster')}",
+            },
         }
     elif typ == "aws:iam/role:Role":
         out |= {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}", "name": physical}
@@ -242,6 +246,39 @@ def _aws_outputs(world: _World, typ: str, name: str, inputs: dict[str, Any]) -> 
         out |= {"status": "ACTIVE", "resources": [{"autoscalingGroups": [{"name": f"eks-{name}"}]}]}
     elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
         out |= {"latestVersion": 1, "defaultVersion": 1}
+    elif typ == "aws:ec2/securityGroup:SecurityGroup":
+        out |= {"id": f"sg-{_digest(name)}", "arn": world.arn("ec2", f"security-group/sg-{_digest(name)}")}
+    elif typ == "aws:rds/instance:Instance":
+        physical = inputs.get("identifier") or physical
+        # RDS names the endpoint <identifier>.<12 characters of the account and region>.<region>...;
+        # with manage_master_user_password the secret is RDS's own `rds!db-<uuid>`.
+        uid = f"{_digest(name, length=8)}-0000-4000-8000-{_digest(name, 'db', length=12)}"
+        address = f"{physical}.c{_digest(name, 'host', length=11)}.{world.region}.rds.amazonaws.com"
+        port = int(inputs.get("port") or 5432)
+        out |= {
+            "arn": world.arn("rds", f"db:{physical}"),
+            "identifier": inputs.get("identifier") or physical,
+            "address": address,
+            "endpoint": f"{address}:{port}",
+            "port": port,
+            "resourceId": f"db-{_digest(name, length=26).upper()}",
+            "masterUserSecrets": [
+                {
+                    "secretArn": world.arn(
+                        "secretsmanager", f"secret:rds!db-{uid}-{_digest(name, length=6)}"
+                    ),
+                    "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"),
+                    "secretStatus": "active",
+                }
+            ],
+        }
+    elif typ == "aws:backup/vault:Vault":
+        out |= {"arn": world.arn("backup", f"backup-vault:{physical}"), "name": physical}
+    elif typ == "aws:backup/plan:Plan":
+        plan_id = f"{_digest(name, length=8)}-0000-4000-8000-{_digest(name, 'p', length=12)}"
+        out |= {"id": plan_id, "arn": world.arn("backup", f"backup-plan:{plan_id}")}
+    elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        out |= {"arn": world.arn("cloudwatch", f"alarm:{physical}"), "name": physical}
     return out
 
 
@@ -388,7 +425,12 @@ class Mocks(_mocks.Mocks):
             )
         if typ.startswith("aws:"):
             state |= _aws_outputs(self.world, typ, name, inputs)
-            rid = str(state.get("bucket") or state.get("name") or f"{name}-{_digest(typ, name, length=8)}")
+            rid = str(
+                state.get("id")
+                or state.get("bucket")
+                or state.get("name")
+                or f"{name}-{_digest(typ, name, length=8)}"
+            )
             return rid, state
         if typ == "docker-build:index:Image":
             state |= _image_outputs(name, inputs)

@@ -82,6 +82,22 @@ AWS_LOAD_BALANCER_CONTROLLER_CHARTS_TAG = "v0.0.242"
 KYVERNO = ("kyverno", "3.9.0", "https://kyverno.github.io/kyverno")
 KYVERNO_APP_VERSION = "v1.19.0"
 
+# --- Database (issue #18) ---------------------------------------------------------------------
+
+#: RDS for PostgreSQL major version. Only the major is pinned: RDS accepts a major as
+#: `engine_version` and applies minor releases in the maintenance window
+#: (`auto_minor_version_upgrade`, pulumi_aws rds.Instance docstring). 17 is the major the local
+#: environment runs (LOCAL_IMAGES["postgres"]); its RDS standard support runs to early 2030 (RDS
+#: user guide, "Supported PostgreSQL major versions" calendar).
+POSTGRES_MAJOR = "17"
+#: The parameter group family of that major (`aws rds describe-db-engine-versions --engine postgres`
+#: lists `DBParameterGroupFamily` postgres17 for 17.x).
+POSTGRES_PARAMETER_FAMILY = f"postgres{POSTGRES_MAJOR}"
+#: The certificate authority RDS signs the instance's server certificate with (RDS user guide,
+#: "Using SSL/TLS to encrypt a connection": rds-ca-rsa2048-g1 is the default for new instances
+#: since 2024, valid to 2061).
+RDS_CA_IDENTIFIER = "rds-ca-rsa2048-g1"
+
 # --- Local environment (compose.yaml, `make local`; issue: cost and local) --------------------
 
 #: Images of the local Docker Compose environment (`python -m stacks local` writes compose.yaml

@@ -1,0 +1,17 @@
+"""The service's database: RDS PostgreSQL with its backups and alarms, and the External Secrets
+Operator that renders its rotating credentials into the apps' namespaces."""
+
+from components.database._args import BackupArgs, DatabaseAlarms, PostgresDatabaseArgs
+from components.database._component import POSTGRES_PORT, PostgresDatabase
+from components.database._secrets import DATABASE_URL_KEY, ExternalSecrets, database_url_template
+
+__all__ = [
+    "DATABASE_URL_KEY",
+    "POSTGRES_PORT",
+    "BackupArgs",
+    "DatabaseAlarms",
+    "ExternalSecrets",
+    "PostgresDatabase",
+    "PostgresDatabaseArgs",
+    "database_url_template",
+]
