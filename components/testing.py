@@ -73,7 +73,12 @@ ResourceAnswer = Mapping[str, Any] | Callable[[str, dict[str, Any]], Mapping[str
 #: that would silently be None, so it raises unless the caller gives `resource_outputs`.
 _ANSWERED_AWS = frozenset(
     {
+        "aws:backup/plan:Plan",
+        "aws:backup/selection:Selection",
+        "aws:backup/vault:Vault",
+        "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
         "aws:cloudwatch/logGroup:LogGroup",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
         "aws:codebuild/project:Project",
         "aws:codebuild/webhook:Webhook",
         "aws:codeconnections/connection:Connection",
@@ -106,6 +111,9 @@ _ANSWERED_AWS = frozenset(
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
         "aws:kms/alias:Alias",
         "aws:kms/key:Key",
+        "aws:rds/instance:Instance",
+        "aws:rds/parameterGroup:ParameterGroup",
+        "aws:rds/subnetGroup:SubnetGroup",
         "aws:s3/bucket:Bucket",
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
         "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
@@ -114,6 +122,7 @@ _ANSWERED_AWS = frozenset(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "aws:s3/bucketV2:BucketV2",
         "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     }
 )
 

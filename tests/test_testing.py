@@ -359,27 +359,27 @@ def test_a_caller_answers_its_own_invokes_with_a_result_or_a_function():
 
 def test_fails_when_a_resource_type_has_outputs_the_engine_cannot_fabricate():
     def program() -> None:
-        db = aws.rds.Instance("db", instance_class="db.t4g.micro", engine="postgres", allocated_storage=20)
-        pulumi.export("endpoint", db.endpoint)
+        table = aws.dynamodb.Table("db", hash_key="id", attributes=[{"name": "id", "type": "S"}])
+        pulumi.export("endpoint", table.stream_arn)
 
     with pytest.raises(
-        UnknownResourceError, match=r"'aws:rds/instance:Instance' \(resource 'db'\).*resource_outputs="
+        UnknownResourceError, match=r"'aws:dynamodb/table:Table' \(resource 'db'\).*resource_outputs="
     ):
         synth(program, project="acme", stack="dev")
 
 
 def test_a_caller_gives_the_outputs_of_its_own_resource_types():
     def program() -> None:
-        db = aws.rds.Instance("db", instance_class="db.t4g.micro", engine="postgres", allocated_storage=20)
-        pulumi.export("endpoint", db.endpoint)
+        table = aws.dynamodb.Table("db", hash_key="id", attributes=[{"name": "id", "type": "S"}])
+        pulumi.export("endpoint", table.stream_arn)
 
     result = synth(
         program,
         project="acme",
         stack="dev",
-        resource_outputs={"aws:rds/instance:Instance": lambda name, inputs: {"endpoint": f"{name}.db:5432"}},
+        resource_outputs={"aws:dynamodb/table:Table": lambda name, inputs: {"streamArn": f"{name}/stream"}},
     )
-    assert result.outputs == {"endpoint": "db.db:5432"}
+    assert result.outputs == {"endpoint": "db/stream"}
 
 
 def test_fails_when_two_resources_have_the_same_urn_as_the_engine_does():
