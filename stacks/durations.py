@@ -118,6 +118,22 @@ TYPES: Mapping[str, Estimate] = {
     "aws:eks/accessEntry:AccessEntry": Estimate(3, _API_CALL),
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": Estimate(3, _API_CALL),
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": Estimate(3, _API_CALL),
+    # --- database (components/database) ----------------------------------------------------------
+    "aws:rds/instance:Instance": Estimate(
+        720,
+        "assumption: the provider waits for the `available` state, and a Multi-AZ instance with "
+        "storage encryption is commonly reported at 10-15 minutes (hashicorp/terraform#15036: "
+        "still creating after 5m20s); no measurement of this configuration was found",
+    ),
+    "aws:rds/parameterGroup:ParameterGroup": Estimate(3, _API_CALL),
+    "aws:rds/subnetGroup:SubnetGroup": Estimate(3, _API_CALL),
+    "aws:backup/vault:Vault": Estimate(3, _API_CALL),
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": Estimate(2, _API_CALL),
+    "aws:backup/plan:Plan": Estimate(2, _API_CALL),
+    "aws:backup/selection:Selection": Estimate(
+        10, "assumption: the provider retries while the new IAM role propagates"
+    ),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": Estimate(2, _API_CALL),
     # --- image --------------------------------------------------------------------------------
     "aws:ecr/repository:Repository": Estimate(3, _API_CALL),
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": Estimate(2, _API_CALL),
