@@ -27,6 +27,7 @@ from components._model import (
 )
 from components._secret_names import looks_secret
 from components.alerts import AlertThresholds, check_name
+from components.edge._args import PublicArgs
 from components.slo import Slo, check_slos, default_slos
 
 __all__ = ["AppServiceArgs", "check_apps", "check_image"]
@@ -121,9 +122,15 @@ class AppServiceArgs(Model):
     """`OTEL_EXPORTER_OTLP_ENDPOINT` of the app. Default: unset, and the platform passes the
     monitoring stack's collector endpoint; with neither the variable is not set."""
 
-    ingress_from: list[str] = Field(default_factory=lambda: ["monitoring", "ingress-nginx"])
-    """Namespaces whose pods may reach the `http` port. Default: `monitoring` (Prometheus scrapes)
-    and `ingress-nginx` (the ingress controller)."""
+    ingress_from: list[str] = Field(default_factory=lambda: ["monitoring"])
+    """Namespaces whose pods may reach the `http` port. Default: `monitoring` (Prometheus scrapes).
+    A public app's load balancer is admitted by address instead (see `public`)."""
+
+    public: PublicArgs | None = None
+    """Serve the app on the internet at `https://<host>` through the stack's shared load balancer
+    (the stack's `edge` section must be set). Its NetworkPolicy then admits the public subnets,
+    where the load balancer's addresses are, on the app port. Default: unset, the app is reachable
+    only inside the cluster."""
 
     egress: list[EgressRule] = Field(default_factory=default_egress)
     """Where the app may connect, besides DNS (always allowed to kube-system on 53 UDP/TCP).

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pulumi
@@ -44,6 +45,7 @@ from components._model import Environment, as_args, check_later, for_environment
 from components._options import resolve_protect, resolve_provider
 from components.alerts import app_alert_groups
 from components.dashboards import red_dashboard, slo_dashboard
+from components.edge._args import PublicArgs
 from components.slo import slo_rule_groups
 from components.versions import KUBERNETES_VERSION
 
@@ -55,6 +57,7 @@ __all__ = [
     "EgressRule",
     "LivenessProbe",
     "Probes",
+    "PublicEntry",
     "ReadinessProbe",
     "ResourceLimits",
     "ResourceRequests",
@@ -122,6 +125,15 @@ def _checksum(data: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class PublicEntry:
+    """What a public app needs of the stack's edge (`components.edge.Edge`): the IngressClass its
+    Ingress names, and the CIDRs the load balancer connects from (the public subnets)."""
+
+    ingress_class_name: pulumi.Input[str]
+    source_cidrs: Sequence[str]
+
+
 class AppService(pulumi.ComponentResource):
     """One service on Kubernetes: Deployment, Service, scaling, policies and its observability."""
 
@@ -149,6 +161,7 @@ class AppService(pulumi.ComponentResource):
         otlp_endpoint: pulumi.Input[str] | None = None,
         crds: pulumi.Resource | None = None,
         cluster_dns: pulumi.Resource | None = None,
+        public_entry: PublicEntry | None = None,
         protect: bool | None = None,
         environment: Environment = "production",
         opts: pulumi.ResourceOptions | None = None,
@@ -186,6 +199,11 @@ class AppService(pulumi.ComponentResource):
             raise ValueError(
                 f"image: app {name!r} has no image; set `image` in its args or pass image= "
                 "(the platform passes the image the stack builds)"
+            )
+        if args.public is not None and public_entry is None:
+            raise ValueError(
+                f"public: app {name!r} sets `public` (host {args.public.host!r}) but no public_entry= was "
+                "given; pass the stack's edge (PublicEntry(edge.ingress_class_name, public subnet CIDRs))"
             )
         secrets = dict(secrets or {})
         missing = sorted(f"{env} -> {key}" for env, key in args.secret_env.items() if key not in secrets)
@@ -321,8 +339,17 @@ class AppService(pulumi.ComponentResource):
         self.url = pulumi.Output.concat(
             "http://", self.service_name, ".", self.namespace, ".svc.cluster.local"
         )
+        self.load_balancer_hostname: pulumi.Output[str] | None = None
+        if args.public is not None and public_entry is not None:
+            self.load_balancer_hostname = self._public(service, args.public, public_entry)
+            self.url = pulumi.Output.concat("https://", args.public.host)
         self.register_outputs(
-            {"namespace": self.namespace, "serviceName": self.service_name, "url": self.url}
+            {
+                "namespace": self.namespace,
+                "serviceName": self.service_name,
+                "url": self.url,
+                "loadBalancerHostname": self.load_balancer_hostname,
+            }
         )
 
     # -----------------------------------------------------------------------------------------
@@ -415,6 +442,76 @@ class AppService(pulumi.ComponentResource):
             metadata=self._metadata(f"{kname}-allow"),
             spec=allow_policy_spec(self._args, self._selector_args()),
             opts=self._opts(),
+        )
+
+    def _public(self, service: Any, public: PublicArgs, entry: PublicEntry) -> pulumi.Output[str]:
+        """The app's Ingress on the shared load balancer, and the policy admitting the balancer.
+
+        Scheme, target type, TLS policy, certificate, redirect and WAF come from the IngressClass's
+        params (`components.edge`), so no annotation here can weaken them.
+        """
+        name, kname, net = self._name, self._kname, k8s.networking.v1
+        # With IP targets the load balancer connects to the pod from its own addresses, which lie
+        # in the public subnets: admit those, on the app port only.
+        net.NetworkPolicy(
+            f"{name}-allow-load-balancer",
+            metadata=self._metadata(f"{kname}-allow-load-balancer"),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=self._selector_args(),
+                policy_types=["Ingress"],
+                ingress=[
+                    net.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr))
+                            for cidr in sorted(entry.source_cidrs)
+                        ],
+                        ports=[net.NetworkPolicyPortArgs(port=self._args.port, protocol="TCP")],
+                    )
+                ],
+            ),
+            opts=self._opts(),
+        )
+        backend = net.IngressBackendArgs(
+            service=net.IngressServiceBackendArgs(
+                name=service.metadata.name, port=net.ServiceBackendPortArgs(name="http")
+            )
+        )
+        ingress = net.Ingress(
+            f"{name}-ingress",
+            metadata=self._metadata(
+                kname,
+                annotations={
+                    # Health checks go to the readiness path: a pod that cannot serve leaves the
+                    # target group as it leaves the Service.
+                    "alb.ingress.kubernetes.io/healthcheck-path": self._args.probes.readiness.path,
+                    "alb.ingress.kubernetes.io/success-codes": "200",
+                    # HTTP exists only to redirect (the params' sslRedirectPort); rules serve HTTPS.
+                    "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
+                },
+            ),
+            spec=net.IngressSpecArgs(
+                ingress_class_name=entry.ingress_class_name,
+                tls=[net.IngressTLSArgs(hosts=[public.host])],
+                rules=[
+                    net.IngressRuleArgs(
+                        host=public.host,
+                        http=net.HTTPIngressRuleValueArgs(
+                            paths=[
+                                net.HTTPIngressPathArgs(path=path, path_type="Prefix", backend=backend)
+                                for path in public.paths
+                            ]
+                        ),
+                    )
+                ],
+            ),
+            opts=self._opts(),
+        )
+        return ingress.status.apply(
+            lambda status: (
+                str(status.load_balancer.ingress[0].hostname)
+                if status and status.load_balancer and status.load_balancer.ingress
+                else ""
+            )
         )
 
     def _observability(self) -> None:

@@ -288,6 +288,28 @@ def _aws_outputs(world: _World, typ: str, name: str, inputs: dict[str, Any]) -> 
         out |= {"id": plan_id, "arn": world.arn("backup", f"backup-plan:{plan_id}")}
     elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
         out |= {"arn": world.arn("cloudwatch", f"alarm:{physical}"), "name": physical}
+
+    elif typ == "aws:acm/certificate:Certificate":
+        cert_id = f"{_digest(name, length=8)}-0000-4000-8000-{_digest(name, 'c', length=12)}"
+        domains = [inputs.get("domainName"), *(inputs.get("subjectAlternativeNames") or [])]
+        # ACM validates `example.com` and `*.example.com` with one and the same record.
+        out |= {
+            "arn": world.arn("acm", f"certificate/{cert_id}"),
+            "status": "PENDING_VALIDATION",
+            "domainValidationOptions": [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_{_digest(base)}.{base}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{_digest('v', base)}.acm-validations.aws.",
+                }
+                for domain in domains
+                if domain
+                for base in [str(domain).removeprefix("*.")]
+            ],
+        }
+    elif typ == "aws:route53/record:Record":
+        out |= {"fqdn": str(inputs.get("name", name)).rstrip(".")}
     return out
 
 
@@ -454,6 +476,12 @@ class Mocks(_mocks.Mocks):
                 }
             }
             return f"{inputs.get('namespace')}/{release}", state
+        if typ == "kubernetes:networking.k8s.io/v1:Ingress":
+            # The load balancer the controller provisions, as the Ingress status reports it: one per
+            # stack, since the public apps share one IngressGroup.
+            lb = _digest("alb", self.world.region, length=10)
+            host = f"k8s-public-{lb}.{self.world.region}.elb.amazonaws.com"
+            state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
         if typ.startswith("kubernetes:"):
             meta: dict[str, Any] = state.get("metadata") or {}
             ns = meta.get("namespace")

@@ -125,3 +125,9 @@ LOCAL_IMAGES: dict[str, str] = {
 #: workflow's actions/setup-python installs the prebuilt Pythons published for Ubuntu; CodeBuild
 #: patches the image in place under the same tag.
 CODEBUILD_RUNNER_IMAGE = "aws/codebuild/standard:7.0"
+
+# --- Public entry (issue #17) -------------------------------------------------------------------
+# The AWS Load Balancer Controller's pin is above, with the operators.
+
+#: external-dns: kubernetes-sigs/external-dns chart 1.21.1 (app v0.21.0, Apr 2026).
+EXTERNAL_DNS = ("external-dns", "1.21.1", "https://kubernetes-sigs.github.io/external-dns/")

@@ -45,6 +45,13 @@ from policies._aws import (
     check_log_group_kms,
     check_node_group_launch_template,
 )
+from policies._edge import (
+    INGRESS,
+    INGRESS_CLASS_PARAMS,
+    SERVICE,
+    check_edge,
+    check_service_not_internet_facing,
+)
 from policies._kubernetes import (
     CONFIG_MAP,
     EKS_ADDON,
@@ -263,6 +270,23 @@ LOG_GROUP_KMS = _resource_policy(
     remediation="Set kms_key_id to a key whose policy allows logs.<region>.amazonaws.com for this "
     "log group (components/_log_key.py makes one).",
 )
+INTERNET_FACING_LB_TLS_WAF = _resource_policy(
+    "internet-facing-lb-tls-waf",
+    "An internet-facing load balancer has a TLS certificate, a TLS 1.3 security policy and a WAFv2 web ACL.",
+    (INGRESS_CLASS_PARAMS, INGRESS),
+    check_edge,
+    severity=_CRITICAL,
+    remediation="Expose apps with `public` in their config: the edge's IngressClassParams set the "
+    "certificate, ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09 and the web ACL.",
+)
+NO_INTERNET_FACING_SERVICE_LB = _resource_policy(
+    "no-internet-facing-service-load-balancer",
+    "No Service of type LoadBalancer faces the internet (an NLB or CLB cannot have a WAFv2 web ACL).",
+    (SERVICE,),
+    check_service_not_internet_facing,
+    severity=_HIGH,
+    remediation="Annotate service.beta.kubernetes.io/aws-load-balancer-scheme: internal, or use an Ingress.",
+)
 NETWORK_POLICY_PER_NAMESPACE = StackValidationPolicy(
     name="k8s-network-policy-per-namespace",
     description="Every namespace holding a workload has a NetworkPolicy.",
@@ -313,6 +337,8 @@ ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     LAUNCH_TEMPLATE_IMDSV2,
     NODE_GROUP_LAUNCH_TEMPLATE,
     LOG_GROUP_KMS,
+    INTERNET_FACING_LB_TLS_WAF,
+    NO_INTERNET_FACING_SERVICE_LB,
 ]
 
 #: The pack's enforcement when no config file says otherwise: a violation blocks the update.

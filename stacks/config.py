@@ -30,6 +30,7 @@ from components._model import ENVIRONMENT, Model, SecretName
 from components.app import AppServiceArgs, check_apps
 from components.bootstrap import GithubRepository, PipelineRolesArgs, RunnerArgs, StateBackendArgs
 from components.cluster import RUNNER_CIDRS_LATER, EksClusterArgs
+from components.edge import EdgeArgs, host_in_zone
 from components.image import ContainerImageArgs
 from components.monitoring import MonitoringArgs
 from components.network import NetworkArgs
@@ -130,6 +131,15 @@ class StackConfig(Model):
             )
         return value
 
+    edge: EdgeArgs | None = Field(
+        default=None,
+        description=(
+            "The public HTTPS entry (components/edge): load balancer controller, certificate, DNS "
+            "and WAF for the apps that set `public`. Default: none, and every app is reachable only "
+            'inside the cluster. Needs a Route 53 hosted zone (README, "Public entry").'
+        ),
+    )
+
     @field_validator("tags")
     @classmethod
     def _tags_are_valid(cls, tags: dict[str, str]) -> dict[str, str]:
@@ -206,6 +216,7 @@ def load(stack: str | None = None) -> Settings:
     except pydantic.ValidationError as err:
         problems.extend(f"{source}: {line}" for line in explain(err, StackConfig, PROJECT))
         raise ConfigError(problems) from None
+    problems.extend(f"{source}: {PROJECT}:{line}" for line in edge_problems(config))
     problems.extend(
         f"{source}: {PROJECT}:{path}: names secret {name!r}, which is not set as a secret "
         f"(`pulumi config set --secret {name} ...`)"
@@ -220,6 +231,37 @@ def load(stack: str | None = None) -> Settings:
         raise ConfigError(problems)
     assert region is not None
     return Settings(stack=stack, region=region, config=config, secret_keys=secret_keys)
+
+
+def edge_problems(config: StackConfig) -> list[str]:
+    """Public apps checked against the edge: one line per problem, keyed like the stack file."""
+    public = {name: app.public for name, app in sorted(config.apps.items()) if app.public is not None}
+    if not public:
+        return []
+    if config.edge is None:
+        return [
+            f"edge: is required because apps {sorted(public)} set `public`; add "
+            "`edge: {zone: {name: <domain>, id: <hosted zone id>}}` or remove `public`"
+        ]
+    zone = config.edge.zone.name
+    problems: list[str] = []
+    served: dict[str, str] = {}
+    for name, exposure in public.items():
+        assert exposure is not None
+        if not host_in_zone(exposure.host, zone):
+            problems.append(
+                f"apps.{name}.public.host: {exposure.host!r} is outside the edge zone {zone!r}; "
+                f"allowed: {zone} or <name>.{zone}"
+            )
+        for path in exposure.paths:
+            route = f"{exposure.host}{path}"
+            if route in served:
+                problems.append(
+                    f"apps.{name}.public.paths: {route} is already served by app {served[route]!r}; "
+                    "give each app its own host or path"
+                )
+            served.setdefault(route, name)
+    return problems
 
 
 #: What CI hands in as the commit: a SHA-1 (40) or SHA-256 (64) object name.

@@ -153,6 +153,33 @@ TYPES: Mapping[str, Estimate] = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": Estimate(
         2, _API_CALL
     ),
+    # --- public entry (components/edge) -------------------------------------------------------
+    "aws:acm/certificate:Certificate": Estimate(
+        10,
+        "assumption: RequestCertificate returns at once; the provider waits only until ACM lists "
+        "the DNS validation options",
+    ),
+    "aws:acm/certificateValidation:CertificateValidation": Estimate(
+        300,
+        "assumption: waits for ISSUED; ACM validates a DNS record once it resolves, which the ACM "
+        "user guide says can take up to 30 minutes (usually minutes)",
+    ),
+    "aws:route53/record:Record": Estimate(
+        60,
+        "assumption: the provider waits for the change to be INSYNC; Route 53 propagates changes "
+        "to its name servers generally within 60 seconds (Route 53 developer guide)",
+    ),
+    "aws:wafv2/webAcl:WebAcl": Estimate(3, _API_CALL),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": Estimate(3, _API_CALL),
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": Estimate(2, _API_CALL),
+    "kubernetes:networking.k8s.io/v1:IngressClass": Estimate(1, _K8S_OBJECT),
+    "kubernetes:elbv2.k8s.aws/v1beta1:IngressClassParams": Estimate(1, _K8S_OBJECT),
+    "kubernetes:networking.k8s.io/v1:Ingress": Estimate(
+        180,
+        "assumption: pulumi-kubernetes waits for the Ingress status to carry the load balancer's "
+        "address, which the controller writes once the ALB exists; a new ALB takes a few minutes, "
+        "a rule on the group's existing ALB seconds",
+    ),
     # --- Kubernetes ---------------------------------------------------------------------------
     "pulumi:providers:kubernetes": Estimate(
         0, "a provider is configured inside the engine: no call to the cluster"
@@ -211,6 +238,10 @@ CHARTS: Mapping[str, Estimate] = {
     "external-secrets": Estimate(
         90, "assumption: the operator, its webhook (a certificate to issue first) and the cert controller"
     ),
+    "aws-load-balancer-controller": Estimate(
+        60, "assumption: one Deployment of 2 replicas and its webhook certificate Secret"
+    ),
+    "external-dns": Estimate(45, "assumption: one Deployment, a small image"),
 }
 
 COMPONENT = Estimate(0, "a component: registering it creates nothing in the cloud")

@@ -8,11 +8,12 @@ from typing import NamedTuple
 import pulumi
 import pulumi_aws as aws
 
-from components.app import AppService
+from components.app import AppService, PublicEntry
 from components.cluster import EksCluster
+from components.edge import Edge
 from components.image import ContainerImage
 from components.monitoring import MonitoringStack
-from components.network import Network
+from components.network import Network, subnet_plan
 from stacks.config import PROJECT, Settings
 
 
@@ -74,6 +75,37 @@ def build(settings: Settings) -> None:
     pulumi.export("prometheusUrl", monitoring.prometheus_url)
     pulumi.export("otlpEndpoint", monitoring.otlp_endpoint)
 
+    # The public entry, when the stack has one: one shared ALB, its certificate, DNS and WAF.
+    owner_id = f"{pulumi.get_project()}-{settings.stack}"
+    edge = None
+    if cfg.edge is not None:
+        edge = Edge(
+            "edge",
+            cfg.edge,
+            cluster_name=cluster.cluster_name,
+            vpc_id=network.vpc_id,
+            region=settings.region,
+            owner_id=owner_id,
+            irsa=lambda name, namespace, sa, policy: (
+                cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
+            ),
+            cluster_dns=cluster.addons["coredns"],
+            tags=tags,
+            protect=cfg.protect,
+            opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+        )
+        pulumi.export("webAclArn", edge.web_acl_arn)
+
+    public_entry = (
+        PublicEntry(
+            ingress_class_name=edge.ingress_class_name,
+            source_cidrs=[pair.public for pair in subnet_plan(cfg.network)],
+        )
+        if edge is not None
+        else None
+    )
+    load_balancers: list[pulumi.Output[str]] = []
+
     # The apps, each running the image built above unless its config names one. Each waits for
     # what it needs and nothing more (issue "Deploy time"): its ServiceMonitor and PrometheusRule
     # for the release that installs their CRDs, its Deployment for cluster DNS, and everything on
@@ -103,17 +135,24 @@ def build(settings: Settings) -> None:
             secrets={key: settings.secret(key) for key in app.secret_env.values()},
             otlp_endpoint=monitoring.otlp_endpoint,
             crds=monitoring.crds,
+            public_entry=public_entry if app.public is not None else None,
             cluster_dns=cluster.addons["coredns"],
             protect=cfg.protect,
             environment=cfg.environment,
             opts=pulumi.ResourceOptions(depends_on=after),
         )
+        if service.load_balancer_hostname is not None:
+            load_balancers.append(service.load_balancer_hostname)
         if service.namespace_resource is not None:
             creators[namespace] = service.namespace_resource
         urls[app_name] = service.url
         images[app_name] = app.image if app.image is not None else image.image_ref
     pulumi.export("appUrls", urls)
     pulumi.export("appImages", images)
+    if load_balancers:
+        # The public apps share one load balancer (one IngressGroup): its DNS name, for CNAMEs
+        # outside the zone and for checks.
+        pulumi.export("loadBalancerDnsName", load_balancers[0])
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("region", settings.region)

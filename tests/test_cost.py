@@ -258,6 +258,31 @@ CASES: list[tuple[str, list[dict[str, Any]], tuple[float, float, int]]] = [
         ],
         (18.40, 5.84, 2),
     ),
+    # The edge's class: controller ingress.k8s.aws/alb, its params fix one group for every app.
+    (
+        "two ingresses of an alb class whose params fix the group: one alb",
+        [
+            resource(
+                "kubernetes:networking.k8s.io/v1:IngressClass",
+                "cls",
+                {
+                    "metadata": {"name": "public"},
+                    "spec": {
+                        "controller": "ingress.k8s.aws/alb",
+                        "parameters": {"kind": "IngressClassParams", "name": "public"},
+                    },
+                },
+            ),
+            resource(
+                "kubernetes:elbv2.k8s.aws/v1beta1:IngressClassParams",
+                "params",
+                {"metadata": {"name": "public"}, "spec": {"group": {"name": "acme-dev"}}},
+            ),
+            resource("kubernetes:networking.k8s.io/v1:Ingress", "a", ingress("public")),
+            resource("kubernetes:networking.k8s.io/v1:Ingress", "b", ingress("public")),
+        ],
+        (18.40, 5.84, 2),
+    ),
     (
         "nginx ingress",
         [resource("kubernetes:networking.k8s.io/v1:Ingress", "a", ingress("nginx"))],

@@ -25,7 +25,7 @@ def test_the_policy_lets_logs_use_the_key_for_one_log_group_only() -> None:
 
 def test_each_log_group_has_its_own_rotating_key_that_names_it(stack: str, synthesized: SynthResult) -> None:
     groups = {g["name"]: g for g in synthesized.of_type(LOG_GROUP)}
-    assert set(groups) == {"cluster-logs", "network-flow-logs"}
+    assert set(groups) == {"cluster-logs", "network-flow-logs", "edge-waf-logs"}
     keys = {k["name"]: k for k in synthesized.of_type(KEY)}
     for name, group in groups.items():
         key = keys[f"{name}-key"]
@@ -37,4 +37,4 @@ def test_each_log_group_has_its_own_rotating_key_that_names_it(stack: str, synth
     used = [g["inputs"]["kmsKeyId"] for g in groups.values()]
     secrets_key = synthesized.of_type("aws:eks/cluster:Cluster")[0]["inputs"]["encryptionConfig"]["provider"]
     assert all(arn.startswith("arn:aws:kms:eu-west-1:") for arn in used)
-    assert len(set(used)) == 2 and secrets_key["keyArn"] not in used  # one key per log group
+    assert len(set(used)) == len(groups) and secrets_key["keyArn"] not in used  # one key per log group

@@ -127,13 +127,29 @@ def test_everything_with_a_volume_waits_for_the_storage_class(stack: str) -> Non
     assert g.named("cluster-aws-ebs-csi-driver") in g.waits_for(g.named("cluster-gp3"))
 
 
+#: The API group of each custom resource kind the stacks declare -> the release installing its CRDs.
+CRD_RELEASES = {
+    OPERATOR_GROUP: "monitoring-kube-prometheus-stack",
+    "kubernetes:elbv2.k8s.aws/": "edge-load-balancer-controller",
+}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_custom_resource_waits_for_the_release_that_installs_its_crd(stack: str) -> None:
     g = graph(stack)
-    required = {g.named("monitoring-kube-prometheus-stack")}
-    custom = [r for r in on_the_cluster(g) if r["type"].startswith(OPERATOR_GROUP)]
-    assert {r["type"].rsplit(":", 1)[1] for r in custom} >= {"ServiceMonitor", "PrometheusRule"}
-    assert {r["name"]: late(g, r, required) for r in custom if late(g, r, required)} == {}
+    kinds = set()
+    for group, release in CRD_RELEASES.items():
+        required = {g.named(release)}
+        custom = [r for r in on_the_cluster(g) if r["type"].startswith(group)]
+        kinds |= {r["type"].rsplit(":", 1)[1] for r in custom}
+        assert {r["name"]: late(g, r, required) for r in custom if late(g, r, required)} == {}
+    assert kinds >= {"ServiceMonitor", "PrometheusRule", "IngressClassParams"}
+    # Every custom resource kind on the cluster is in the table above.
+    groups = {r["type"].rsplit("/", 1)[0] + "/" for r in on_the_cluster(g) if r["custom"]}
+    builtin = {"kubernetes:core/", "kubernetes:apps/", "kubernetes:networking.k8s.io/", "kubernetes:policy/"}
+    builtin |= {"kubernetes:autoscaling/", "kubernetes:storage.k8s.io/", "kubernetes:helm.sh/"}
+    builtin |= {"kubernetes:rbac.authorization.k8s.io/", "kubernetes:batch/"}
+    assert groups - builtin <= set(CRD_RELEASES)
 
 
 def test_the_graph_follows_parents_and_providers() -> None:

@@ -22,7 +22,10 @@ def test_exports_what_operators_and_other_stacks_need(synthesized: SynthResult) 
     out = synthesized.outputs
     assert out["clusterName"] == f"lmagent-infra-{synthesized.stack}"
     assert out["kubeconfig"] == SECRET
-    assert out["appUrls"] == {"lmagent-api": "http://lmagent-api.lmagent.svc.cluster.local"}
+    host = "api.example.com" if synthesized.stack == "production" else "api.staging.example.com"
+    assert out["appUrls"] == {"lmagent-api": f"https://{host}"}  # public through the edge
+    assert out["loadBalancerDnsName"].endswith(".elb.amazonaws.com")
+    assert out["webAclArn"].startswith("arn:aws:wafv2:")
     assert DIGEST_REF.match(out["appImages"]["lmagent-api"])
     assert out["appImages"]["lmagent-api"] == out["imageRef"]
     assert out["grafanaUrl"].startswith("http://")
@@ -61,7 +64,10 @@ def test_apps_wait_for_the_release_with_their_crds_and_for_no_other_monitoring_r
     synthesized: SynthResult,
 ) -> None:
     kps = synthesized.named("monitoring-kube-prometheus-stack")["urn"]
-    others = {r["urn"] for r in synthesized.helm_releases} - {kps}
+    monitoring = synthesized.named("monitoring")["urn"]
+    # The monitoring releases but kube-prometheus-stack (a public app's Ingress waits, rightly, for
+    # the load balancer controller that serves its class and webhook).
+    others = {r["urn"] for r in synthesized.helm_releases if r["parent"] == monitoring} - {kps}
     [app] = [r for r in synthesized.of_type("lmagent:components:AppService") if r["name"] == "lmagent-api"]
     parts = synthesized.children_of(app["urn"])
     crs = [r for r in parts if r["type"].startswith("kubernetes:monitoring.coreos.com/")]
@@ -162,7 +168,7 @@ def documented_settings() -> list[str]:
     readme = (REPO / "README.md").read_text()
     section = readme.split("## Environments", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
-    return [key for row in rows for key in re.findall(r"`([a-zA-Z.]+)`", row.split("|")[1])]
+    return [key for row in rows for key in re.findall(r"`([a-zA-Z.-]+)`", row.split("|")[1])]
 
 
 def stack_settings(stack: str) -> dict[str, Any]:
@@ -197,15 +203,20 @@ def test_every_setting_staging_changes_is_documented_in_the_readme_table() -> No
     assert undocumented == []
 
 
-def test_production_sets_nothing_but_its_region_environment_and_access_path() -> None:
+def test_production_sets_nothing_but_its_region_environment_access_path_and_public_names() -> None:
     config = yaml.safe_load((REPO / "Pulumi.production.yaml").read_text())["config"]
     assert set(config) == {
         "aws:region",
         "lmagent-infra:environment",
         "lmagent-infra:bootstrapStack",
         "lmagent-infra:cluster",
+        "lmagent-infra:edge",
+        "lmagent-infra:apps",
     }
     assert config["lmagent-infra:cluster"] == {"endpointPublicAccess": True}
+    # The zone and the public host name the deployment; no default could, and they relax nothing.
+    assert set(config["lmagent-infra:edge"]) == {"zone"}
+    assert config["lmagent-infra:apps"] == {"lmagent-api": {"public": {"host": "api.example.com"}}}
 
 
 def test_diff_shows_the_documented_differences_and_names_the_rest() -> None:

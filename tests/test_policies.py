@@ -31,6 +31,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 from components._secret_names import looks_secret
 from components.testing import SynthResult, synth
 from policies import rules
+from policies._edge import INGRESS, INGRESS_CLASS_PARAMS, SERVICE
 from tests._tools import REPO
 from tests.conftest import STACKS, config_problems, synth_with
 
@@ -142,8 +143,76 @@ def repository(**changes: Any) -> dict[str, Any]:
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
+TLS13 = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+WAF_ARN = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/acme/1"
+CERT_ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/1"
+
+
+def params(**changes: Any) -> dict[str, Any]:
+    spec = {
+        "scheme": "internet-facing",
+        "certificateArn": [CERT_ARN],
+        "sslPolicy": TLS13,
+        "wafv2AclArn": WAF_ARN,
+        **changes,
+    }
+    return {"metadata": {"name": "public"}, "spec": {k: v for k, v in spec.items() if v is not None}}
+
+
+def annotated_ingress(**changes: str | None) -> dict[str, Any]:
+    prefix = "alb.ingress.kubernetes.io/"
+    annotations = {
+        "scheme": "internet-facing",
+        "certificate-arn": CERT_ARN,
+        "ssl-policy": TLS13,
+        "wafv2-acl-arn": WAF_ARN,
+        **changes,
+    }
+    return {
+        "metadata": {
+            "name": "web",
+            "annotations": {prefix + k: v for k, v in annotations.items() if v is not None},
+        },
+        "spec": {"ingressClassName": "alb"},
+    }
+
+
+def lb_service(scheme: str | None) -> dict[str, Any]:
+    annotations = {"service.beta.kubernetes.io/aws-load-balancer-scheme": scheme} if scheme else {}
+    return {"metadata": {"name": "web", "annotations": annotations}, "spec": {"type": "LoadBalancer"}}
+
+
 # (policy, resource type, violating props, the field its message must name)
 VIOLATIONS: list[tuple[ResourceValidationPolicy, str, dict[str, Any], str]] = [
+    (
+        rules.INTERNET_FACING_LB_TLS_WAF,
+        INGRESS_CLASS_PARAMS,
+        params(certificateArn=[]),
+        "certificate is None",
+    ),
+    (rules.INTERNET_FACING_LB_TLS_WAF, INGRESS_CLASS_PARAMS, params(sslPolicy=None), "sslPolicy is None"),
+    (
+        rules.INTERNET_FACING_LB_TLS_WAF,
+        INGRESS_CLASS_PARAMS,
+        params(sslPolicy="ELBSecurityPolicy-2016-08"),
+        "sslPolicy is 'ELBSecurityPolicy-2016-08'",
+    ),
+    (rules.INTERNET_FACING_LB_TLS_WAF, INGRESS_CLASS_PARAMS, params(wafv2AclArn=None), "wafv2AclArn is None"),
+    (
+        rules.INTERNET_FACING_LB_TLS_WAF,
+        INGRESS_CLASS_PARAMS,
+        params(wafv2AclArn="none"),
+        "wafv2AclArn is None",
+    ),
+    (rules.INTERNET_FACING_LB_TLS_WAF, INGRESS, annotated_ingress(**{"wafv2-acl-arn": None}), "wafv2AclArn"),
+    (
+        rules.INTERNET_FACING_LB_TLS_WAF,
+        INGRESS,
+        annotated_ingress(**{"ssl-policy": None}),
+        "sslPolicy is None",
+    ),
+    (rules.NO_INTERNET_FACING_SERVICE_LB, SERVICE, lb_service("internet-facing"), "scheme internet-facing"),
+    (rules.NO_INTERNET_FACING_SERVICE_LB, SERVICE, lb_service(None), "scheme unset"),
     (
         rules.RUN_AS_NON_ROOT,
         DEPLOYMENT,
@@ -421,6 +490,17 @@ COMPLIANT: list[tuple[ResourceValidationPolicy, str, dict[str, Any]]] = [
     ),
     (rules.EKS_SECRETS_ENCRYPTION, rules.EKS_CLUSTER, cluster()),
     (rules.EKS_AUDIT_LOGS, rules.EKS_CLUSTER, cluster()),
+    (rules.INTERNET_FACING_LB_TLS_WAF, INGRESS_CLASS_PARAMS, params()),
+    (rules.INTERNET_FACING_LB_TLS_WAF, INGRESS_CLASS_PARAMS, params(scheme="internal", wafv2AclArn=None)),
+    (rules.INTERNET_FACING_LB_TLS_WAF, INGRESS, annotated_ingress()),
+    # The scheme is the class params' to set, and checked there.
+    (rules.INTERNET_FACING_LB_TLS_WAF, INGRESS, annotated_ingress(scheme=None, **{"wafv2-acl-arn": None})),
+    (rules.NO_INTERNET_FACING_SERVICE_LB, SERVICE, lb_service("internal")),
+    (
+        rules.NO_INTERNET_FACING_SERVICE_LB,
+        SERVICE,
+        {"metadata": {"name": "web"}, "spec": {"type": "ClusterIP"}},
+    ),
     (
         rules.LOG_GROUP_KMS,
         rules.LOG_GROUP,

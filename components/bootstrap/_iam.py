@@ -41,6 +41,19 @@ WILDCARD_RESOURCE_EXCEPTIONS: dict[str, str] = {
     "(CodeBuild user guide, VPC network interface policy)",
     "ec2:DeleteNetworkInterface": "the build's network interface id is only known at build time "
     "(CodeBuild user guide, VPC network interface policy)",
+    "acm:RequestCertificate": "no certificate ARN exists before the request (ACM: RequestCertificate "
+    "has no resource type); conditioned on aws:RequestTag/stack",
+    # WAF logs to CloudWatch Logs through a vended log delivery and a Logs resource policy
+    # (AWS WAF developer guide, "Permissions to publish logs"); neither action names a resource
+    # type in the CloudWatch Logs action table.
+    "logs:CreateLogDelivery": "log deliveries have no resource type (CloudWatch Logs action table); "
+    "WAF creates one when logging starts",
+    "logs:DeleteLogDelivery": "log deliveries have no resource type (CloudWatch Logs action table); "
+    "WAF deletes it when logging stops",
+    "logs:PutResourcePolicy": "account-level Logs resource policies have no resource type "
+    "(CloudWatch Logs action table); the edge writes the one for its WAF log group",
+    "logs:DeleteResourcePolicy": "account-level Logs resource policies have no resource type "
+    "(CloudWatch Logs action table); removes the edge's WAF log delivery policy",
 }
 
 #: Action verbs IAM's access levels count as List or Read. Anything else writes.

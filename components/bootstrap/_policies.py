@@ -46,7 +46,7 @@ PLATFORM_MANAGED_POLICY_ARNS = (
 )
 
 #: The managed policies a deploy role is made of, in the order `deploy_policies` returns them.
-DEPLOY_POLICY_PARTS = ("state", "network", "cluster", "iam", "data")
+DEPLOY_POLICY_PARTS = ("state", "network", "cluster", "iam", "data", "edge")
 
 #: GitHub's OIDC issuer (GitHub docs, "About security hardening with OpenID Connect").
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"

@@ -21,13 +21,38 @@ def k8s_service(ctx: Context, r: dict[str, Any]) -> list[Line]:
     return lb_lines(ctx, "nlb" if lb_type in ("external", "nlb", "nlb-ip") else "clb")
 
 
+def _alb_class_group(ctx: Context, cls: str) -> tuple[bool, str | None]:
+    """Whether IngressClass `cls` is the AWS Load Balancer Controller's, and the IngressGroup its
+    IngressClassParams fix (the edge's `public` class puts every Ingress in one group)."""
+
+    def named(kind: str, name: str) -> dict[str, Any] | None:
+        return next(
+            (
+                x["inputs"]
+                for x in ctx.by_urn.values()
+                if x["type"].endswith(f":{kind}") and (x["inputs"].get("metadata") or {}).get("name") == name
+            ),
+            None,
+        )
+
+    if cls == "alb":
+        return True, None
+    found = named("IngressClass", cls)
+    spec = (found or {}).get("spec") or {}
+    if spec.get("controller") != "ingress.k8s.aws/alb":
+        return False, None
+    params = named("IngressClassParams", (spec.get("parameters") or {}).get("name", ""))
+    return True, (((params or {}).get("spec") or {}).get("group") or {}).get("name")
+
+
 def k8s_ingress(ctx: Context, r: dict[str, Any]) -> list[Line]:
     manifest = r["inputs"]
     ann = (manifest.get("metadata") or {}).get("annotations") or {}
     cls = (manifest.get("spec") or {}).get("ingressClassName") or ann.get("kubernetes.io/ingress.class")
-    if cls != "alb":
+    is_alb, class_group = _alb_class_group(ctx, str(cls))
+    if not is_alb:
         return []  # other controllers sit behind a Service of type LoadBalancer, priced there
-    group = ann.get("alb.ingress.kubernetes.io/group.name")
+    group = class_group or ann.get("alb.ingress.kubernetes.io/group.name")
     if group:
         if f"alb-group:{group}" in ctx.seen:
             return []  # Ingresses of one group share one ALB, priced with the first
@@ -154,6 +179,7 @@ CHARTS: dict[str, Callable[[Context, Mapping[str, Any]], list[Line]]] = {
     "jaeger": _stateless("jaeger"),  # in-memory trace storage in these stacks
     "opentelemetry-collector": _stateless("opentelemetry-collector"),
     "aws-load-balancer-controller": _stateless("aws-load-balancer-controller"),
+    "external-dns": _stateless("external-dns"),
     "metrics-server": _stateless("metrics-server"),
     "karpenter": _stateless("karpenter"),
 }

@@ -103,6 +103,12 @@ FREE: dict[str, str] = {
     "aws:acm/certificate:Certificate": "public ACM certificates have no charge",
     "aws:acm/certificateValidation:CertificateValidation": _CONTROL,
     "aws:route53/record:Record": "standard queries are priced per million, not estimated",
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (
+        "delivery is priced as ingestion into its log group"
+    ),
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": _CONTROL,
+    "kubernetes:networking.k8s.io/v1:IngressClass": "its load balancer is priced with the Ingresses",
+    "kubernetes:elbv2.k8s.aws/v1beta1:IngressClassParams": "its load balancer is priced with the Ingresses",
     "docker-build:index:Image": "built where Pulumi runs; its storage is priced in ECR",
     "pulumi:providers:aws": "a provider, not a resource",
     "pulumi:providers:kubernetes": "a provider, not a resource",
