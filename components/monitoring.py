@@ -70,6 +70,7 @@ __all__ = [
     "PrometheusArgs",
     "Resources",
     "TracingArgs",
+    "irsa_role_arn",
 ]
 
 
@@ -202,7 +203,7 @@ class MonitoringStack(pulumi.ComponentResource):
         if args.logs.storage == "s3":
             assert irsa is not None  # checked above
             bucket, bucket_arn, key_arn = self._logs_bucket(args.logs.retention_days, protect)
-            role_arn = _role_arn(
+            role_arn = irsa_role_arn(
                 where,
                 irsa(
                     "loki",
@@ -450,7 +451,7 @@ class MonitoringStack(pulumi.ComponentResource):
         return bucket.bucket, bucket.arn, key.arn
 
 
-def _role_arn(where: str, made: object) -> pulumi.Input[str]:
+def irsa_role_arn(where: str, made: object) -> pulumi.Input[str]:
     """The ARN an `irsa` factory returned: a role's `arn`, or the ARN itself."""
     if isinstance(made, aws.iam.Role):
         return made.arn

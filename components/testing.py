@@ -73,6 +73,12 @@ ResourceAnswer = Mapping[str, Any] | Callable[[str, dict[str, Any]], Mapping[str
 #: that would silently be None, so it raises unless the caller gives `resource_outputs`.
 _ANSWERED_AWS = frozenset(
     {
+        "aws:acm/certificate:Certificate",
+        "aws:acm/certificateValidation:CertificateValidation",
+        "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
+        "aws:route53/record:Record",
+        "aws:wafv2/webAcl:WebAcl",
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
         "aws:backup/plan:Plan",
         "aws:backup/selection:Selection",
         "aws:backup/vault:Vault",

@@ -21,6 +21,25 @@ from tests.test_bootstrap_policies import deploy_statements, documents
 #: secrets encryption"). Reads are covered by the Describe/Get/List statements. A new type in the
 #: platform fails the test below until the deploy policy and this table learn it.
 PLATFORM_API_CALLS: dict[str, tuple[str, ...]] = {
+    "aws:acm/certificate:Certificate": (
+        "acm:RequestCertificate",
+        "acm:AddTagsToCertificate",
+        "acm:DescribeCertificate",
+        "acm:DeleteCertificate",
+    ),
+    "aws:acm/certificateValidation:CertificateValidation": ("acm:DescribeCertificate",),
+    "aws:route53/record:Record": ("route53:ChangeResourceRecordSets", "route53:GetChange"),
+    "aws:wafv2/webAcl:WebAcl": ("wafv2:CreateWebACL", "wafv2:UpdateWebACL", "wafv2:DeleteWebACL"),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": (
+        "wafv2:PutLoggingConfiguration",
+        "wafv2:DeleteLoggingConfiguration",
+        "logs:CreateLogDelivery",
+        "logs:DeleteLogDelivery",
+    ),
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": (
+        "logs:PutResourcePolicy",
+        "logs:DeleteResourcePolicy",
+    ),
     "aws:cloudwatch/logGroup:LogGroup": (
         "logs:CreateLogGroup",
         "logs:PutRetentionPolicy",
@@ -164,7 +183,7 @@ def test_every_call_the_platform_makes_is_authorized_by_the_deploy_role_as_iam_e
 
 def test_every_action_a_bootstrap_policy_grants_exists_and_can_match_the_resources_it_names():
     found = identity_policies()
-    assert len(found) == 14
+    assert len(found) == 16  # 6 deploy parts x 2 stacks, readonly, 2 runner, flow logs
     assert {
         name: iam_reference.problems(doc["Statement"])
         for name, doc in found

@@ -432,4 +432,96 @@ def deploy_policies(
             ["arn:aws:s3:::monitoring-logs-*"],
         ),
     ]
+    parts["edge"] = _edge_statements(stack, account, region)
     return {part: document(statements) for part, statements in parts.items()}
+
+
+def _edge_statements(stack: str, account: str, region: str) -> list[dict[str, Any]]:
+    """The public entry (components/edge): the certificate and its validation record, the web ACL
+    and its logging. The controllers' own AWS calls are their IRSA roles', not this role's."""
+    owner = f"{PLATFORM_PROJECT}-{stack}"
+    certificates = [f"arn:aws:acm:{region}:{account}:certificate/*"]
+    waf_logs = f"arn:aws:logs:{region}:{account}:log-group:aws-waf-logs-{owner}"
+    return [
+        # RequestCertificate names no resource type (the certificate has no ARN before it exists);
+        # the request must tag the certificate for this stack.
+        allow(
+            "RequestCertificatesTaggedForThisStack",
+            ["acm:RequestCertificate"],
+            "*",
+            {"StringEquals": {"aws:RequestTag/stack": stack}},
+        ),
+        *_tagged(
+            "Certificates",
+            stack,
+            create=["acm:AddTagsToCertificate"],
+            change=["acm:AddTagsToCertificate", "acm:DeleteCertificate", "acm:RemoveTagsFromCertificate"],
+            resources=certificates,
+        ),
+        allow("ReadCertificates", ["acm:DescribeCertificate", "acm:ListTagsForCertificate"], certificates),
+        # Only validation records, whose names start with `_`: external-dns writes the hosts'
+        # records with its own role (Route 53 developer guide, "Using IAM policy conditions for
+        # fine-grained access control": ChangeResourceRecordSetsNormalizedRecordNames).
+        allow(
+            "CertificateValidationRecords",
+            ["route53:ChangeResourceRecordSets"],
+            ["arn:aws:route53:::hostedzone/*"],
+            {
+                "ForAllValues:StringLike": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_*"],
+                    "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+                }
+            },
+        ),
+        allow(
+            "ReadRecords",
+            ["route53:GetChange", "route53:GetHostedZone", "route53:ListResourceRecordSets"],
+            ["arn:aws:route53:::hostedzone/*", "arn:aws:route53:::change/*"],
+        ),
+        # The web ACL is named after the stack; creating it references AWS's managed rule groups.
+        allow(
+            "ThisStacksWebAcl",
+            [
+                "wafv2:CreateWebACL",
+                "wafv2:DeleteLoggingConfiguration",
+                "wafv2:DeleteWebACL",
+                "wafv2:GetLoggingConfiguration",
+                "wafv2:GetWebACL",
+                "wafv2:ListTagsForResource",
+                "wafv2:PutLoggingConfiguration",
+                "wafv2:TagResource",
+                "wafv2:UntagResource",
+                "wafv2:UpdateWebACL",
+            ],
+            [
+                f"arn:aws:wafv2:{region}:{account}:regional/webacl/{owner}/*",
+                f"arn:aws:wafv2:{region}:{account}:regional/managedruleset/*/*",
+            ],
+        ),
+        # WAF logging to CloudWatch Logs goes through log delivery and a resource policy, both
+        # account-level (AWS WAF developer guide, "Permissions to log to CloudWatch Logs").
+        allow(
+            "WafLogDelivery",
+            [
+                "logs:CreateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:DeleteResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:PutResourcePolicy",
+            ],
+            "*",
+        ),
+        *_tagged(
+            "WafLogGroup",
+            stack,
+            create=["logs:CreateLogGroup", "logs:TagResource"],
+            change=[
+                "logs:AssociateKmsKey",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+            ],
+            resources=[waf_logs, f"{waf_logs}:*"],
+        ),
+    ]

@@ -36,7 +36,7 @@ from components import versions
 from components._log_key import log_group_key
 from components.edge import _iam, _values
 from components.edge._args import EdgeArgs
-from components.monitoring import IrsaRoleFactory
+from components.monitoring import IrsaRoleFactory, irsa_role_arn
 
 __all__ = ["INGRESS_CLASS", "Edge"]
 
@@ -93,8 +93,15 @@ class Edge(pulumi.ComponentResource):
         controller_policy = pulumi.Output.all(cluster_name, vpc_arn).apply(
             lambda a: _iam.dumps(_iam.load_balancer_controller_policy(cluster_name=a[0], vpc_arn=a[1]))
         )
-        controller_role = irsa(
-            "load-balancer-controller", "kube-system", _values.CONTROLLER_SERVICE_ACCOUNT, controller_policy
+        where = f"Edge {name!r}"
+        controller_role = irsa_role_arn(
+            where,
+            irsa(
+                "load-balancer-controller",
+                "kube-system",
+                _values.CONTROLLER_SERVICE_ACCOUNT,
+                controller_policy,
+            ),
         )
         controller = self._release(
             "load-balancer-controller",
@@ -104,11 +111,14 @@ class Edge(pulumi.ComponentResource):
                 args, cluster_name=cluster_name, region=region, vpc_id=vpc_id, role_arn=controller_role
             ),
         )
-        dns_role = irsa(
-            "external-dns",
-            "kube-system",
-            _values.EXTERNAL_DNS_SERVICE_ACCOUNT,
-            _iam.dumps(_iam.external_dns_policy(zone_id=args.zone.id)),
+        dns_role = irsa_role_arn(
+            where,
+            irsa(
+                "external-dns",
+                "kube-system",
+                _values.EXTERNAL_DNS_SERVICE_ACCOUNT,
+                _iam.dumps(_iam.external_dns_policy(zone_id=args.zone.id)),
+            ),
         )
         self._release(
             "external-dns",
