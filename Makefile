@@ -1,40 +1,74 @@
 # The commands the README shows. Everything a target needs is installed by the target itself,
 # so a fresh clone on a new machine needs only Python 3.11+ and make (and root or sudo for the
 # one system package, `prometheus`, that provides promtool and the Prometheus server).
+#
+# Every Python environment is built by uv from a lock file holding the exact version (and hashes)
+# of every package, transitive ones included:
+#   .venv           uv.lock                 runtime (`make synth`, `pulumi up`); `make test` adds
+#                                           the dev group to the same resolution
+#   policies/.venv  policies/uv.lock        the policy pack, as `pulumi preview --policy-pack` builds it
+#   .tools/checkov  tools/checkov/uv.lock   checkov (it needs packaging<24, pulumi packaging>=26)
+# `make lock` re-resolves all three after a change to a pyproject.toml; every install runs with
+# --locked, so a lock that no longer matches its pyproject.toml fails instead of being rewritten.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= staging
 CHECKOV_VENV := .tools/checkov
+POLICY_VENV  := policies/.venv
+
+# uv itself, pinned, installed with the Python that builds the environments (no other bootstrap).
+UV_VERSION := 0.13.8
+UV_DIR := .tools/uv
+UV     := $(CURDIR)/$(UV_DIR)/bin/uv
+
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(CHECKOV_VENV)/bin:$(PATH)
+# uv uses the Python given here and never downloads one. It reads no pip configuration: the
+# index is uv's default, the one pip uses when none is configured, and the lock files record it.
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
 
-.PHONY: synth diff plan plan-pictures bench-plan test lint fmt typecheck pytest docs bench bench-instructions deps dev-deps system-deps clean
+.PHONY: synth diff plan plan-pictures bench-plan test lint fmt typecheck pytest docs bench \
+	bench-instructions deps dev-deps test-deps policy-deps checkov-deps system-deps uv lock lock-check clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location --root-user-action=ignore \
+	  --target $(UV_DIR) uv==$(UV_VERSION)
 
-# Stamp files make re-runs fast and re-install when a requirements file changes.
-$(VENV)/.runtime-deps: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
-	touch $@
+uv: $(UV)
 
-$(VENV)/.dev-deps: requirements.txt requirements-dev.txt app/requirements.txt pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -e .
-	$(BIN)/pip check
-	touch $@
+# uv checks in milliseconds that an environment matches its lock, so every target syncs: no stamp
+# files to go stale. The runtime sync is --inexact, so it never strips the dev tools `make test`
+# added to the same .venv (they are the same resolution: nothing the runtime has differs).
+deps: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(VENV)) $(UV) sync --quiet --locked --inexact
 
-# checkov pins packaging<24 and pulumi needs packaging>=26: checkov gets its own environment.
-$(CHECKOV_VENV)/.installed: requirements-checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
-	touch $@
+dev-deps: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(VENV)) $(UV) sync --quiet --locked --group dev
 
-deps: $(VENV)/.runtime-deps
+# Everything the test suite runs: the dev environment, the policy pack's and checkov's, promtool.
+test-deps: dev-deps policy-deps checkov-deps system-deps
 
-dev-deps: $(VENV)/.dev-deps $(CHECKOV_VENV)/.installed system-deps
+policy-deps: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(POLICY_VENV)) $(UV) sync --quiet --locked --project policies
+
+checkov-deps: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(CHECKOV_VENV)) $(UV) sync --quiet --locked --project tools/checkov
+
+# After changing a pyproject.toml: resolve again, keeping every locked version that still fits
+# (`$(UV) lock --upgrade-package NAME` moves one package).
+lock: $(UV)
+	$(UV) lock
+	$(UV) lock --project policies
+	$(UV) lock --project tools/checkov
+
+# Fails when a lock no longer matches its pyproject.toml (CI runs it through `make lint`).
+lock-check: $(UV)
+	$(UV) lock --check
+	$(UV) lock --check --project policies
+	$(UV) lock --check --project tools/checkov
 
 # promtool and the Prometheus server come from the Debian package `prometheus`, amtool from
 # `prometheus-alertmanager`.
@@ -65,28 +99,28 @@ plan-pictures: deps
 	  dot -Tsvg build/$$s-critical-path.dot -o docs/critical-path-$$s.svg || exit 1; \
 	done
 
-lint: $(VENV)/.dev-deps
+lint: lock-check dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.dev-deps
+typecheck: dev-deps
 	$(BIN)/mypy
 
-pytest: dev-deps
+pytest: test-deps
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 # The API reference of `components` (and `components.testing`), generated from the docstrings
 # by pdoc into build/docs; tests/test_public_api.py fails when a public name lacks a docstring.
-docs: $(VENV)/.dev-deps
+docs: dev-deps
 	$(BIN)/python -m pdoc components components.testing --docformat markdown -o build/docs
 
-fmt: $(VENV)/.dev-deps
+fmt: dev-deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: dev-deps
+bench: test-deps
 	$(BIN)/python -m bench
 
 # Each stack's critical path against its floor (seconds; no timing): the figures in bench/PLAN.md.
@@ -116,5 +150,5 @@ local: deps
 # Offline checks of the local environment: the Compose specification schema (check-jsonschema's
 # vendored copy), promtool, amtool, Grafana provisioning. `make test` runs them too
 # (tests/test_local.py).
-local-check: dev-deps
+local-check: test-deps
 	$(BIN)/python -m stacks local --check

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from stacks.__main__ import main
-from tests._tools import REPO
+from tests._tools import REPO, tool
 
 PLANTED = "v1:planted-ciphertext-93be"
 
@@ -66,22 +67,82 @@ def test_synth_writes_resources_json_manifests_and_helm_values(stack, tmp_path, 
     assert f"Resources: {len(doc['resources'])} declared" in printed
 
 
-def test_two_synth_runs_write_identical_files(tmp_path):
-    assert main(["synth", "production", "--out", str(tmp_path / "a"), "--quiet"]) == 0
-    # The second run in another process with another hash seed: no order may depend on either.
+@pytest.fixture(scope="module")
+def runtime_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The environment `make synth` runs in, built by the same target (`make deps`) in a directory
+    of its own: the runtime set of the lock, without the dev tools this test runs under."""
+    venv = tmp_path_factory.mktemp("runtime") / "venv"
     proc = subprocess.run(
-        [sys.executable, "-m", "stacks", "synth", "production", "--out", str(tmp_path / "b"), "--quiet"],
+        [tool("make"), "--no-print-directory", "deps", f"VENV={venv}"],
         capture_output=True,
         text=True,
         cwd=REPO,
         check=False,
-        timeout=300,
-        env={**os.environ, "PYTHONHASHSEED": "12345"},
+        timeout=900,
     )
-    assert proc.returncode == 0, proc.stderr
-    a, b = files_under(tmp_path / "a"), files_under(tmp_path / "b")
-    assert a == b
-    assert "resources.json" in a
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return venv
+
+
+def installed(python: Path) -> dict[str, str]:
+    """Every distribution installed in the environment of `python`, by canonical name."""
+    code = (
+        "import importlib.metadata as m, json\n"
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    )
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    return {canonicalize_name(name): version for name, version in json.loads(proc.stdout).items()}
+
+
+def test_the_runtime_environment_is_the_test_environment_less_the_dev_tools(runtime_env):
+    runtime = installed(runtime_env / "bin" / "python")
+    tests = installed(Path(sys.executable))
+    assert {"pulumi", "pulumi-aws", "protobuf", "grpcio", "pydantic"} <= set(runtime)
+    assert {
+        name: (version, tests.get(name)) for name, version in runtime.items() if tests.get(name) != version
+    } == {}
+    assert not {"pytest", "ruff", "mypy", "pulumi-policy"} & set(runtime)
+
+
+def test_synth_in_the_runtime_environment_is_byte_identical_across_processes(runtime_env, tmp_path):
+    # Two fresh processes per stack, each with its own hash seed, in the environment `make synth`
+    # builds: no byte of the output may depend on the process (map orders of the protobuf runtime
+    # included), only on the program and its config.
+    python = runtime_env / "bin" / "python"
+    for stack in ("staging", "production"):
+        runs = {
+            seed: (
+                tmp_path / f"{stack}-{seed}",
+                subprocess.Popen(
+                    [
+                        python,
+                        "-m",
+                        "stacks",
+                        "synth",
+                        stack,
+                        "--out",
+                        tmp_path / f"{stack}-{seed}",
+                        "--quiet",
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    cwd=REPO,
+                    env={**os.environ, "PYTHONHASHSEED": seed},
+                ),
+            )
+            for seed in ("1", "2")
+        }
+        for _, proc in runs.values():
+            err = proc.communicate(timeout=600)[1]
+            assert proc.returncode == 0, err
+        (a, _), (b, _) = runs.values()
+        first, second = files_under(a), files_under(b)
+        assert "resources.json" in first and any(name.startswith("manifests/") for name in first)
+        differing = sorted(
+            name for name in first.keys() | second.keys() if first.get(name) != second.get(name)
+        )
+        assert differing == [], f"{stack}: {len(differing)} of {len(first)} files differ between two runs"
 
 
 def test_fails_with_exit_status_2_one_line_per_mistake_and_no_output(tmp_path):

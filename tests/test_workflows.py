@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -282,7 +283,7 @@ def test_dependabot_config_matches_its_schema_and_watches_the_actions() -> None:
     checked = run("check-jsonschema", "--builtin-schema", "vendor.dependabot", path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     ecosystems = {u["package-ecosystem"] for u in yaml.safe_load(path.read_text())["updates"]}
-    assert {"github-actions", "pip"} <= ecosystems
+    assert {"github-actions", "uv"} <= ecosystems
     assert zizmor_findings(path) == []
 
 
@@ -336,10 +337,9 @@ def test_a_daily_drift_check_previews_both_stacks_with_refresh_expecting_no_chan
 
 
 def test_the_pulumi_cli_matches_the_pinned_pulumi_sdk() -> None:
-    pins = (REPO / "requirements.txt").read_text(encoding="utf-8")
-    sdk = re.search(r"^pulumi==(\S+)$", pins, re.MULTILINE)
-    assert sdk
-    assert load(INFRA)["env"]["PULUMI_VERSION"] == sdk[1]
+    lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
+    (sdk,) = [p["version"] for p in lock["package"] if p["name"] == "pulumi"]
+    assert load(INFRA)["env"]["PULUMI_VERSION"] == sdk
 
 
 def test_the_state_backend_comes_from_a_variable_in_every_pulumi_job() -> None:
