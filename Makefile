@@ -6,7 +6,7 @@
 # of every package, transitive ones included:
 #   .venv           uv.lock                 runtime (`make synth`, `pulumi up`); `make test` adds
 #                                           the dev group to the same resolution
-#   policies/.venv  policies/uv.lock        the policy pack, as `pulumi preview --policy-pack` builds it
+#   .tools/policy   policies/uv.lock        the policy pack, as `pulumi preview --policy-pack` builds it
 #   .tools/checkov  tools/checkov/uv.lock   checkov (it needs packaging<24, pulumi packaging>=26)
 # `make lock` re-resolves all three after a change to a pyproject.toml; every install runs with
 # --locked, so a lock that no longer matches its pyproject.toml fails instead of being rewritten.
@@ -16,7 +16,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= staging
 CHECKOV_VENV := .tools/checkov
-POLICY_VENV  := policies/.venv
+POLICY_VENV  := .tools/policy
 
 # uv itself, pinned, installed with the Python that builds the environments (no other bootstrap).
 UV_VERSION := 0.13.8

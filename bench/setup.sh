@@ -4,7 +4,8 @@
 #   bench/setup.sh REPOSITORY REF [REF...]
 #
 # For each REF: clone REPOSITORY at REF into a new directory with empty pip and uv caches
-# (XDG_CACHE_HOME pointed at a new directory, which both use), time `make synth`, then time the
+# (XDG_CACHE_HOME pointed at a new directory, which both use), time `make synth` (as `make deps`,
+# the installs, then `make synth`, which has nothing left to install), then time the
 # targets `make test` runs before its first test (the environments, the lock check; the Debian
 # packages are already installed on the machine, so they cost only a check). Then the same in a
 # second fresh clone with the caches the first one filled ("warm"). The test suite's own run is
@@ -26,8 +27,8 @@ seconds() { # run "$@" quietly; print its wall-clock time in seconds (one decima
 	awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }'
 }
 
-echo "| ref | caches | make synth (s) | make test, setup before the first test (s) |"
-echo "|---|---|---|---|"
+echo "| ref | caches | make synth (s) | of which installs (s) | of which the synth (s) | make test, setup before the first test (s) |"
+echo "|---|---|---|---|---|---|"
 for ref in "$@"; do
 	cache="$work/cache-${ref//\//_}"
 	mkdir -p "$cache"
@@ -41,8 +42,11 @@ for ref in "$@"; do
 		else
 			setup=(dev-deps)
 		fi
+		# `make synth` is `make deps` (the installs) and then the synth: timed apart, summed.
+		deps=$(XDG_CACHE_HOME=$cache seconds make -C "$clone" deps)
 		synth=$(XDG_CACHE_HOME=$cache seconds make -C "$clone" synth)
 		test=$(XDG_CACHE_HOME=$cache seconds make -C "$clone" "${setup[@]}")
-		echo "| $(git -C "$clone" rev-parse --short HEAD) | $state | $synth | $test |"
+		total=$(awk -v a="$deps" -v b="$synth" 'BEGIN { printf "%.1f", a + b }')
+		echo "| $(git -C "$clone" rev-parse --short HEAD) | $state | $total | $deps | $synth | $test |"
 	done
 done

@@ -82,10 +82,10 @@ def test_pulumi_builds_the_environments_the_makefile_builds():
     program = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["runtime"]
     pack = yaml.safe_load((REPO / "policies" / "PulumiPolicy.yaml").read_text())["runtime"]
     assert program == {"name": "python", "options": {"toolchain": "uv", "virtualenv": ".venv"}}
-    assert pack == {"name": "python", "options": {"toolchain": "uv", "virtualenv": ".venv"}}
+    assert pack == {"name": "python", "options": {"toolchain": "uv", "virtualenv": "../.tools/policy"}}
     assert pyproject()["tool"]["uv"]["default-groups"] == []
     makefile = (REPO / "Makefile").read_text()
-    assert "POLICY_VENV  := policies/.venv" in makefile and "VENV   := .venv" in makefile
+    assert "POLICY_VENV  := .tools/policy" in makefile and "VENV   := .venv" in makefile
 
 
 def test_the_makefile_installs_the_uv_every_pyproject_requires():

@@ -964,9 +964,9 @@ _LEVELS = {"mandatory": analyzer_pb2.MANDATORY, "advisory": analyzer_pb2.ADVISOR
 @pytest.fixture(scope="module")
 def analyzer() -> Any:
     """The pack started the way the CLI's Python analyzer starts it: `-m pulumi.policy` on the
-    directory, in the pack's own environment (policies/.venv, built from policies/uv.lock by
+    directory, in the pack's own environment (.tools/policy, built from policies/uv.lock by
     `make test` as by the CLI). It prints its port, then serves until stopped."""
-    python = REPO / "policies" / ".venv" / "bin" / "python"
+    python = REPO / ".tools" / "policy" / "bin" / "python"
     assert python.exists(), "the policy pack's environment is missing: run `make test`"
     process = subprocess.Popen(
         [str(python), "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(REPO / "policies")],
