@@ -345,7 +345,7 @@ def test_the_bootstrap_is_priced_by_the_cost_command_and_the_readme_quotes_its_b
 def test_the_entry_point_pulumi_runs_from_bootstrap_declares_the_same_resources(monkeypatch):
     # `pulumi up -C bootstrap` runs bootstrap/__main__.py with bootstrap/ as the program
     # directory, where `stacks` is not importable until the entry point adds the repository root.
-    # Nor through the editable install of the dev tools: `make deps` installs only requirements.txt.
+    # Nor through an editable install of the project, which an environment need not have.
     monkeypatch.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != REPO])
     monkeypatch.setattr(sys, "meta_path", [f for f in sys.meta_path if "__editable__" not in repr(f)])
     for name in [m for m in sys.modules if m == "stacks" or m.startswith("stacks.")]:

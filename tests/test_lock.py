@@ -83,6 +83,9 @@ def test_pulumi_builds_the_environments_the_makefile_builds():
     pack = yaml.safe_load((REPO / "policies" / "PulumiPolicy.yaml").read_text())["runtime"]
     assert program == {"name": "python", "options": {"toolchain": "uv", "virtualenv": ".venv"}}
     assert pack == {"name": "python", "options": {"toolchain": "uv", "virtualenv": "../.tools/policy"}}
+    bootstrap = yaml.safe_load((REPO / "bootstrap" / "Pulumi.yaml").read_text())["runtime"]["options"]
+    assert bootstrap["toolchain"] == "uv"
+    assert (REPO / "bootstrap" / bootstrap["virtualenv"]).resolve() == REPO / ".venv"
     assert pyproject()["tool"]["uv"]["default-groups"] == []
     makefile = (REPO / "Makefile").read_text()
     assert "POLICY_VENV  := .tools/policy" in makefile and "VENV   := .venv" in makefile
