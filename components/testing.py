@@ -316,6 +316,12 @@ def _aws_outputs(world: _World, typ: str, name: str, inputs: dict[str, Any]) -> 
         }
     elif typ == "aws:route53/record:Record":
         out |= {"fqdn": str(inputs.get("name", name)).rstrip(".")}
+    elif typ == "aws:sqs/queue:Queue":
+        out |= {
+            "arn": world.arn("sqs", physical),
+            "url": f"https://sqs.{world.region}.amazonaws.com/{ACCOUNT_ID}/{physical}",
+            "name": physical,
+        }
     return out
 
 

@@ -68,6 +68,9 @@ OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-k8s"
 #: since Helm never upgrades what a chart ships in crds/.
 KARPENTER_CRD = ("karpenter-crd", "1.14.1", "oci://public.ecr.aws/karpenter")
 KARPENTER = ("karpenter", KARPENTER_CRD[1], "oci://public.ecr.aws/karpenter")
+#: The EKS-optimised Amazon Linux 2023 release Karpenter's nodes run (EC2NodeClass amiSelectorTerms
+#: alias): awslabs/amazon-eks-ami v20260714, whose CHANGELOG lists AMIs for Kubernetes 1.33-1.35.
+KARPENTER_AMI_ALIAS = "al2023@v20260714"
 #: External Secrets Operator chart 2.9.0 (application v2.9.0, Aug 2026; external-secrets.io/v1
 #: API). The project supports only its newest minor release (docs/introduction/stability-support.md,
 #: whose test matrix for 2.9 lists Kubernetes 1.36; 2.0 to 2.6 list 1.34-1.35).

@@ -32,6 +32,7 @@ from components.bootstrap import GithubRepository, PipelineRolesArgs, RunnerArgs
 from components.cluster import RUNNER_CIDRS_LATER, EksClusterArgs
 from components.edge import EdgeArgs, host_in_zone
 from components.image import ContainerImageArgs
+from components.karpenter import KarpenterArgs
 from components.monitoring import MonitoringArgs
 from components.network import NetworkArgs
 from stacks._errors import explain, show
@@ -118,6 +119,16 @@ class StackConfig(Model):
             "2 Prometheus (15d, 50Gi each) and 2 Alertmanager replicas paging on critical, Loki on "
             "an encrypted S3 bucket for 31 days, 2 OTLP collectors in front of Jaeger; secrets "
             "`grafanaAdminPassword`, `alertmanagerSlackWebhook`, `alertmanagerPagerdutyRoutingKey`."
+        ),
+    )
+
+    karpenter: KarpenterArgs = Field(
+        default_factory=KarpenterArgs,
+        description=(
+            "Karpenter (components/karpenter/): launches nodes for pods the cluster has no room "
+            "for. Default: 2 controller replicas on the managed node group, one on-demand pool "
+            "`general` of c/m/r generation 6+ amd64 instances capped at 32 vCPU and 128Gi, "
+            "consolidated when under-utilised, nodes replaced after 30 days, AL2023 pinned."
         ),
     )
 

@@ -12,6 +12,7 @@ from components.app import AppService, PublicEntry
 from components.cluster import EksCluster
 from components.edge import Edge
 from components.image import ContainerImage
+from components.karpenter import Karpenter
 from components.monitoring import MonitoringStack
 from components.network import Network, subnet_plan
 from stacks.config import PROJECT, Settings
@@ -71,6 +72,17 @@ def build(settings: Settings) -> None:
         cluster_dns=cluster.addons["coredns"],
         storage_class=cluster.storage_class,
     )
+    # Nodes for the pods the node groups have no room for; scraped and alerted on like the rest.
+    karpenter = Karpenter(
+        "karpenter",
+        cfg.karpenter,
+        provider=cluster.provider,
+        cluster_name=cluster.cluster_name,
+        tags=tags,
+        depends_on=[cluster.addons["coredns"], cluster.addons["eks-pod-identity-agent"]],
+        monitoring=monitoring,
+    )
+    pulumi.export("karpenterNodeRoleArn", karpenter.node_role_arn)
     pulumi.export("grafanaUrl", monitoring.grafana_url)
     pulumi.export("prometheusUrl", monitoring.prometheus_url)
     pulumi.export("otlpEndpoint", monitoring.otlp_endpoint)

@@ -1,0 +1,305 @@
+"""Karpenter in both stacks: releases, IAM, interruption queue, node access, node class and pools."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components import versions
+from components.karpenter import KarpenterArgs
+from components.karpenter._component import INTERRUPTION_EVENTS, SERVICE_ACCOUNT
+from components.karpenter._iam import POLICY_NAMES
+from components.testing import SynthResult
+from tests import _crds
+from tests.conftest import STACKS, config_problems, synth_stack, synth_with
+
+#: IAM's limit on one managed policy document, whitespace not counted (IAM user guide,
+#: reference_iam-quotas: "Managed policy size: 6,144 characters").
+MANAGED_POLICY_LIMIT = 6144
+
+
+def _inputs(result: SynthResult, name: str) -> dict[str, Any]:
+    return dict(result.named(name)["inputs"])
+
+
+def _of(result: SynthResult, typ: str) -> list[dict[str, Any]]:
+    return [r for r in result.of_type(typ) if r["name"].startswith("karpenter-")]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_crds_and_the_controller_are_two_releases_at_the_pinned_version(stack: str) -> None:
+    result = synth_stack(stack)
+    crds, controller = _inputs(result, "karpenter-crd"), _inputs(result, "karpenter-controller")
+    assert (crds["chart"], crds["version"]) == (
+        f"{versions.KARPENTER_CRD[2]}/karpenter-crd",
+        versions.KARPENTER_CRD[1],
+    )
+    assert (controller["chart"], controller["version"]) == (
+        f"{versions.KARPENTER[2]}/karpenter",
+        versions.KARPENTER[1],
+    )
+    # Helm never upgrades a chart's crds/: the CRD release owns them, the controller skips them.
+    assert controller["skipCrds"] is True
+    assert result.named("karpenter-crd")["urn"] in result.named("karpenter-controller")["dependencies"]
+    values = controller["values"]
+    assert values["replicas"] == 2
+    assert values["serviceAccount"]["name"] == SERVICE_ACCOUNT
+    queue = _inputs(result, "karpenter-interruption")
+    assert values["settings"] == {"clusterName": f"lmagent-infra-{stack}", "interruptionQueue": queue["name"]}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_controller_gets_its_role_through_pod_identity_before_it_starts(stack: str) -> None:
+    result = synth_stack(stack)
+    association = result.named("karpenter-pod-identity")
+    assert association["inputs"]["namespace"] == "kube-system"
+    assert association["inputs"]["serviceAccount"] == SERVICE_ACCOUNT
+    role = _inputs(result, "karpenter-controller-role")
+    assert association["inputs"]["roleArn"].endswith("/karpenter-controller-role")
+    trust = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert trust == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ]
+    waits = set(result.named("karpenter-controller")["dependencies"])
+    assert {association["urn"], result.named("cluster-eks-pod-identity-agent")["urn"]} <= waits
+
+
+def _policy(result: SynthResult, name: str) -> dict[str, Any]:
+    (policy,) = [
+        r for r in result.of_type("aws:iam/policy:Policy") if r["name"] == f"karpenter-controller-{name}"
+    ]
+    return dict(policy["inputs"])
+
+
+def _policies(result: SynthResult) -> dict[str, dict[str, Any]]:
+    return {name: json.loads(_policy(result, name)["policy"]) for name in POLICY_NAMES}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_controller_policies_are_split_to_fit_iams_size_limit(stack: str) -> None:
+    result = synth_stack(stack)
+    policies = _policies(result)
+    sizes = {n: len(json.dumps(d, separators=(",", ":"))) for n, d in policies.items()}
+    assert all(size <= MANAGED_POLICY_LIMIT for size in sizes.values()), sizes
+    assert sum(sizes.values()) > MANAGED_POLICY_LIMIT  # why there are several
+    attached = {
+        r["inputs"]["policyArn"] for r in _of(result, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    }
+    assert {f"arn:aws:iam::123456789012:policy/karpenter-controller-{n}" for n in POLICY_NAMES} <= attached
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_controller_may_pass_only_its_node_role_and_read_only_its_queue(stack: str) -> None:
+    result = synth_stack(stack)
+    policies = _policies(result)
+    (passing,) = [s for s in policies["iam-integration"]["Statement"] if s["Action"] == "iam:PassRole"]
+    assert passing["Resource"] == "arn:aws:iam::123456789012:role/karpenter-node-role"
+    (queue,) = policies["interruption"]["Statement"]
+    assert queue["Resource"] == f"arn:aws:sqs:eu-west-1:123456789012:lmagent-infra-{stack}-karpenter"
+    assert sorted(queue["Action"]) == ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]
+    # Launching and terminating is scoped to this cluster's tagged resources.
+    cluster_tag = f"aws:ResourceTag/kubernetes.io/cluster/lmagent-infra-{stack}"
+    deletion = [s for s in policies["node-lifecycle"]["Statement"] if s["Sid"] == "AllowScopedDeletion"]
+    assert deletion[0]["Condition"]["StringEquals"] == {cluster_tag: "owned"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_interruption_queue_is_encrypted_tls_only_and_fed_by_the_releases_rules(stack: str) -> None:
+    result = synth_stack(stack)
+    queue = _inputs(result, "karpenter-interruption")
+    assert queue["sqsManagedSseEnabled"] is True
+    assert queue["messageRetentionSeconds"] == 300
+    policy = json.loads(_inputs(result, "karpenter-interruption-policy")["policy"])["Statement"]
+    deny = [s for s in policy if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny[0]["Action"] == "sqs:*"
+    patterns = sorted(
+        (p["source"][0], p["detail-type"][0])
+        for p in (
+            json.loads(r["inputs"]["eventPattern"]) for r in _of(result, "aws:cloudwatch/eventRule:EventRule")
+        )
+    )
+    assert patterns == sorted((source, detail) for _, source, detail in INTERRUPTION_EVENTS)
+    targets = _of(result, "aws:cloudwatch/eventTarget:EventTarget")
+    assert len(targets) == len(INTERRUPTION_EVENTS)
+    assert {t["inputs"]["arn"] for t in targets} == {f"arn:aws:sqs:eu-west-1:123456789012:{queue['name']}"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_karpenter_nodes_join_through_an_ec2_linux_access_entry(stack: str) -> None:
+    result = synth_stack(stack)
+    entry = _inputs(result, "karpenter-node-access")
+    assert entry["type"] == "EC2_LINUX"
+    assert entry["principalArn"] == "arn:aws:iam::123456789012:role/karpenter-node-role"
+    node_class = result.manifest("EC2NodeClass", "default")
+    assert node_class["spec"]["role"] == "karpenter-node-role"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_node_class_is_hardened_and_finds_the_clusters_subnets_and_security_group(stack: str) -> None:
+    spec = synth_stack(stack).manifest("EC2NodeClass", "default")["spec"]
+    assert spec["metadataOptions"]["httpTokens"] == "required"
+    assert spec["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    (disk,) = spec["blockDeviceMappings"]
+    assert disk["ebs"] | {"volumeSize": None} == {
+        "volumeSize": None,
+        "volumeType": "gp3",
+        "encrypted": True,
+        "deleteOnTermination": True,
+    }
+    assert spec["amiSelectorTerms"] == [{"alias": versions.KARPENTER_AMI_ALIAS}]
+    cluster = f"lmagent-infra-{stack}"
+    # The same tags the network puts on the private subnets.
+    private = [r for r in synth_stack(stack).of_type("aws:ec2/subnet:Subnet") if "private" in r["name"]]
+    for term in spec["subnetSelectorTerms"]:
+        assert private and all(term["tags"].items() <= r["inputs"]["tags"].items() for r in private)
+    assert spec["securityGroupSelectorTerms"] == [
+        {"tags": {f"kubernetes.io/cluster/{cluster}": "owned", "aws:eks:cluster-name": cluster}}
+    ]
+
+
+def _requirement(pool: dict[str, Any], key: str) -> list[str]:
+    (req,) = [r for r in pool["spec"]["template"]["spec"]["requirements"] if r["key"] == key]
+    return list(req["values"])
+
+
+def test_staging_mixes_spot_and_on_demand_and_production_runs_on_demand() -> None:
+    staging = synth_stack("staging").manifest("NodePool", "general")
+    production = synth_stack("production").manifest("NodePool", "general")
+    assert _requirement(staging, "karpenter.sh/capacity-type") == ["spot", "on-demand"]
+    assert _requirement(production, "karpenter.sh/capacity-type") == ["on-demand"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_pool_is_capped_consolidated_and_expires_its_nodes(stack: str) -> None:
+    pool = synth_stack(stack).manifest("NodePool", "general")
+    assert pool["spec"]["limits"] == {"cpu": "32", "memory": "128Gi"}
+    assert pool["spec"]["disruption"] == {
+        "consolidationPolicy": "WhenEmptyOrUnderutilized",
+        "consolidateAfter": "1m",
+        "budgets": [{"nodes": "10%"}],
+    }
+    assert pool["spec"]["template"]["spec"]["expireAfter"] == "720h"
+    assert _requirement(pool, "karpenter.k8s.aws/instance-generation") == ["5"]
+    assert _requirement(pool, "karpenter.k8s.aws/instance-category") == ["c", "m", "r"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_node_pools_and_the_node_class_pass_their_crds_and_wait_for_them(stack: str) -> None:
+    result = synth_stack(stack)
+    crd_release = result.named("karpenter-crd")["urn"]
+    for name in ("karpenter-nodeclass", "karpenter-pool-general"):
+        resource = result.named(name)
+        assert _crds.problems(resource["inputs"]) == []
+        assert crd_release in resource["dependencies"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_app_pod_is_tied_to_the_node_groups_so_karpenter_nodes_can_take_it(stack: str) -> None:
+    result = synth_stack(stack)
+    deployments = [m for m in result.manifests if m["kind"] == "Deployment"]
+    assert deployments
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        assert "nodeSelector" not in pod
+        assert "nodeAffinity" not in pod.get("affinity", {})
+        assert not [t for t in pod.get("tolerations", []) if t.get("key") == "CriticalAddonsOnly"]
+    # ...and the pools' nodes carry no taint an app would have to tolerate.
+    for pool in (m for m in result.manifests if m["kind"] == "NodePool"):
+        assert "taints" not in pool["spec"]["template"]["spec"]
+
+
+def test_several_pools_from_config_each_become_a_node_pool() -> None:
+    pools = {
+        "general": {},
+        "batch": {
+            "architectures": ["arm64"],
+            "capacityTypes": ["spot"],
+            "cpuLimit": "64",
+            "expireAfter": "Never",
+        },
+    }
+    result = synth_with("production", {"karpenter": {"nodePools": pools}})
+    batch = result.manifest("NodePool", "batch")
+    assert _requirement(batch, "kubernetes.io/arch") == ["arm64"]
+    assert batch["spec"]["template"]["spec"]["expireAfter"] == "Never"
+    assert _crds.problems(batch) == []
+    assert {m["metadata"]["name"] for m in result.manifests if m["kind"] == "NodePool"} == {
+        "general",
+        "batch",
+    }
+
+
+def test_karpenter_is_alerted_on() -> None:
+    rules = synth_stack("production").manifest("PrometheusRule", "karpenter", "kube-system")
+    alerts = {r["alert"]: r for g in rules["spec"]["groups"] for r in g["rules"]}
+    assert set(alerts) == {
+        "KarpenterControllerDown",
+        "KarpenterNodeClaimsNotLaunching",
+        "KarpenterNodePoolNearLimit",
+    }
+    assert alerts["KarpenterControllerDown"]["labels"]["severity"] == "critical"
+    assert 'up{job="karpenter", namespace="kube-system"}' in alerts["KarpenterControllerDown"]["expr"]
+    assert all(set(a["annotations"]) >= {"summary", "description", "runbook_url"} for a in alerts.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_fails_when_a_pool_has_no_capacity_type() -> None:
+    assert config_problems(
+        "production", {"karpenter": {"nodePools": {"general": {"capacityTypes": []}}}}
+    ) == [
+        "Pulumi.production.yaml: lmagent-infra:karpenter.nodePools.general.capacityTypes: must list at "
+        "least one; a pool with no capacity type launches nothing (got [])"
+    ]
+
+
+@pytest.mark.parametrize("key", ["cpuLimit", "memoryLimit"])
+def test_fails_when_a_limit_is_zero(key: str) -> None:
+    (problem,) = config_problems("production", {"karpenter": {"nodePools": {"general": {key: "0"}}}})
+    assert problem.startswith(f"Pulumi.production.yaml: lmagent-infra:karpenter.nodePools.general.{key}: ")
+    assert "must be greater than zero" in problem
+
+
+def test_fails_on_an_unknown_instance_category() -> None:
+    (problem,) = config_problems(
+        "production", {"karpenter": {"nodePools": {"general": {"instanceCategories": ["c", "gpu"]}}}}
+    )
+    assert (
+        "instanceCategories: unknown instance category ['gpu']; allowed: a, c, d, i, m, r, t, x, z" in problem
+    )
+
+
+def test_fails_when_production_does_not_pin_the_ami() -> None:
+    (problem,) = config_problems("production", {"karpenter": {"amiAlias": "al2023@latest"}})
+    assert "lmagent-infra:karpenter.amiAlias: production pins the AMI release" in problem
+    # Staging may follow the latest release.
+    staging = synth_with("staging", {"karpenter": {"amiAlias": "al2023@latest"}})
+    assert staging.manifest("EC2NodeClass", "default")["spec"]["amiSelectorTerms"] == [
+        {"alias": "al2023@latest"}
+    ]
+
+
+def test_fails_on_an_ami_alias_that_is_not_one() -> None:
+    (problem,) = config_problems("staging", {"karpenter": {"amiAlias": "ami-0123456789abcdef0"}})
+    assert "is not an AMI alias; allowed: al2023@<version> or bottlerocket@<version>" in problem
+
+
+def test_production_runs_two_controllers_at_least() -> None:
+    (problem,) = config_problems("production", {"karpenter": {"replicas": 1}})
+    assert "lmagent-infra:karpenter.replicas: must be >= 2 in production" in problem
+
+
+def test_a_budget_schedule_needs_its_duration() -> None:
+    with pytest.raises(ValueError, match="schedule and duration go together"):
+        KarpenterArgs.model_validate(
+            {"nodePools": {"general": {"budgets": [{"nodes": "0", "schedule": "@daily"}]}}}
+        )
