@@ -316,6 +316,8 @@ def _aws_outputs(world: _World, typ: str, name: str, inputs: dict[str, Any]) -> 
         }
     elif typ == "aws:route53/record:Record":
         out |= {"fqdn": str(inputs.get("name", name)).rstrip(".")}
+    elif typ == "aws:cloudwatch/eventRule:EventRule":
+        out |= {"arn": world.arn("events", f"rule/{physical}"), "name": physical}
     elif typ == "aws:sqs/queue:Queue":
         out |= {
             "arn": world.arn("sqs", physical),

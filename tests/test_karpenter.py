@@ -137,6 +137,11 @@ def test_karpenter_nodes_join_through_an_ec2_linux_access_entry(stack: str) -> N
     entry = _inputs(result, "karpenter-node-access")
     assert entry["type"] == "EC2_LINUX"
     assert entry["principalArn"] == "arn:aws:iam::123456789012:role/karpenter-node-role"
+    # The only entry that is not a person's or a pipeline's.
+    others = [
+        e for e in result.of_type("aws:eks/accessEntry:AccessEntry") if e["inputs"]["type"] != "STANDARD"
+    ]
+    assert [e["name"] for e in others] == ["karpenter-node-access"]
     node_class = result.manifest("EC2NodeClass", "default")
     assert node_class["spec"]["role"] == "karpenter-node-role"
 

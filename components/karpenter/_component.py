@@ -135,6 +135,7 @@ class Karpenter(pulumi.ComponentResource):
                 chart=crd_chart,
                 version=crd_version,
                 namespace=args.namespace,
+                values={},
                 max_history=10,
                 cleanup_on_fail=True,
             ),
