@@ -421,7 +421,10 @@ def test_every_resource_type_the_stacks_declare_has_a_registry_entry(stack):
     result = synth_stack(stack) if stack in STACKS else Runner(REPO).synth(stack, ())
     types = {r["type"] for r in result.resources if r["custom"]}
     assert types - set(REGISTRY) - set(FREE) == set(), "add them to stacks/cost/registry.py"
-    charts = {r["inputs"]["chart"] for r in result.of_type("kubernetes:helm.sh/v3:Release")}
+    # An OCI reference (oci://<registry>/<path>/<chart>) is priced by its chart's name.
+    charts = {
+        r["inputs"]["chart"].rsplit("/", 1)[-1] for r in result.of_type("kubernetes:helm.sh/v3:Release")
+    }
     assert charts - set(CHARTS) == set()
     e = estimate(result, PRICES, load_usage(DEFAULT_USAGE, usage_schema()))
     assert e.unpriced == []

@@ -182,6 +182,7 @@ CHARTS: dict[str, Callable[[Context, Mapping[str, Any]], list[Line]]] = {
     "external-dns": _stateless("external-dns"),
     "metrics-server": _stateless("metrics-server"),
     "karpenter": _stateless("karpenter"),
+    "karpenter-crd": _stateless("karpenter-crd"),
 }
 
 
@@ -190,7 +191,8 @@ class UnpricedChartError(Exception):
 
 
 def helm_release(ctx: Context, r: dict[str, Any]) -> list[Line]:
-    chart = str(r["inputs"].get("chart", ""))
+    # An OCI reference (oci://public.ecr.aws/karpenter/karpenter) names the chart last.
+    chart = str(r["inputs"].get("chart", "")).rsplit("/", 1)[-1]
     if chart not in CHARTS:
         raise UnpricedChartError(chart)
     return CHARTS[chart](ctx, r["inputs"].get("values") or {})

@@ -90,6 +90,8 @@ FREE: dict[str, str] = {
     "aws:s3/bucketVersioning:BucketVersioning": "old versions are priced as the bucket's storage",
     "aws:secretsmanager/secretVersion:SecretVersion": "priced with its secret",
     "aws:sqs/queuePolicy:QueuePolicy": _CONTROL,
+    "aws:cloudwatch/eventRule:EventRule": "AWS service events on the default bus are delivered at no charge",
+    "aws:cloudwatch/eventTarget:EventTarget": _CONTROL,
     "aws:codebuild/webhook:Webhook": _CONTROL,
     "aws:codeconnections/connection:Connection": "CodeConnections has no charge of its own",
     "aws:codestarconnections/connection:Connection": "CodeConnections has no charge of its own",
@@ -131,6 +133,10 @@ FREE: dict[str, str] = {
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule": _CONTROL,
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": _CONTROL,
     "kubernetes:monitoring.coreos.com/v1:PodMonitor": _CONTROL,
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": _CONTROL,
+    "kubernetes:karpenter.sh/v1:NodePool": (
+        "its nodes are EC2 instances launched for pending pods and billed while they run; none idle"
+    ),
 }
 
 
