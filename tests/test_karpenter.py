@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components import versions
 from components.karpenter import KarpenterArgs
 from components.karpenter._component import INTERRUPTION_EVENTS, SERVICE_ACCOUNT
+from components.karpenter._dashboard import karpenter_dashboard
 from components.karpenter._iam import POLICY_NAMES
 from components.testing import SynthResult
 from tests import _crds
+from tests._tools import run
 from tests.conftest import STACKS, config_problems, synth_stack, synth_with
 
 #: IAM's limit on one managed policy document, whitespace not counted (IAM user guide,
@@ -308,3 +312,128 @@ def test_a_budget_schedule_needs_its_duration() -> None:
         KarpenterArgs.model_validate(
             {"nodePools": {"general": {"budgets": [{"nodes": "0", "schedule": "@daily"}]}}}
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Alerts and dashboard, run through promtool
+
+
+def _rules_file(tmp_path: Path) -> Path:
+    rules = synth_stack("production").manifest("PrometheusRule", "karpenter", "kube-system")
+    path = tmp_path / "karpenter.rules.yml"
+    path.write_text(yaml.safe_dump(rules["spec"]))
+    return path
+
+
+def test_the_alerts_fire_when_they_should_and_not_before(tmp_path: Path) -> None:
+    rules = _rules_file(tmp_path)
+    job = 'up{job="karpenter", namespace="kube-system", instance="a"}'
+    usage = 'karpenter_nodepools_usage{nodepool="general", resource_type="cpu", job="karpenter"}'
+    limit = 'karpenter_nodepools_limit{nodepool="general", resource_type="cpu", job="karpenter"}'
+    launched = 'operator_nodeclaim_status_condition_count{type="Launched", status="False", job="karpenter"}'
+    tests = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                # The controller answers for 10 minutes, then stops answering at all.
+                "interval": "1m",
+                "input_series": [{"series": job, "values": "1x10 0x20"}],
+                "alert_rule_test": [
+                    {"eval_time": "10m", "alertname": "KarpenterControllerDown", "exp_alerts": []},
+                    {
+                        "eval_time": "20m",
+                        "alertname": "KarpenterControllerDown",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "critical"},
+                                "exp_annotations": {
+                                    "summary": "No Karpenter controller is up",
+                                    "description": (
+                                        "No Karpenter controller in kube-system has answered a scrape for 5 "
+                                        "minutes: pending pods get no nodes and spot interruptions are not "
+                                        "handled."
+                                    ),
+                                    "runbook_url": "https://karpenter.sh/docs/troubleshooting/",
+                                },
+                            }
+                        ],
+                    },
+                ],
+            },
+            {
+                # 30 of 32 vCPU for 20 minutes; one node claim stuck for 20 minutes.
+                "interval": "1m",
+                "input_series": [
+                    {"series": usage, "values": "16x10 30x30"},
+                    {"series": limit, "values": "32x40"},
+                    {"series": launched, "values": "0x10 1x30"},
+                    {"series": job, "values": "1x40"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "10m", "alertname": "KarpenterNodePoolNearLimit", "exp_alerts": []},
+                    {"eval_time": "20m", "alertname": "KarpenterNodePoolNearLimit", "exp_alerts": []},
+                    {
+                        "eval_time": "30m",
+                        "alertname": "KarpenterNodePoolNearLimit",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "severity": "warning",
+                                    "nodepool": "general",
+                                    "resource_type": "cpu",
+                                },
+                                "exp_annotations": {
+                                    "summary": "Node pool general is at over 90% of its cpu limit",
+                                    "description": (
+                                        "Karpenter launches nothing past a pool's limit; pods beyond it "
+                                        "stay Pending. Raise the pool's limit or look for a runaway "
+                                        "scale-up."
+                                    ),
+                                    "runbook_url": "https://karpenter.sh/docs/troubleshooting/",
+                                },
+                            }
+                        ],
+                    },
+                    {"eval_time": "20m", "alertname": "KarpenterNodeClaimsNotLaunching", "exp_alerts": []},
+                    {
+                        "eval_time": "30m",
+                        "alertname": "KarpenterNodeClaimsNotLaunching",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "warning"},
+                                "exp_annotations": {
+                                    "summary": "Karpenter node claims have failed to launch for 15 minutes",
+                                    "description": (
+                                        "1 node claims are not launched: EC2 capacity, quotas, the "
+                                        "subnets or the node class may be refusing them "
+                                        "(kubectl describe nodeclaims)."
+                                    ),
+                                    "runbook_url": "https://karpenter.sh/docs/troubleshooting/",
+                                },
+                            }
+                        ],
+                    },
+                ],
+            },
+        ],
+    }
+    path = tmp_path / "karpenter.test.yml"
+    path.write_text(yaml.safe_dump(tests))
+    checked = run("promtool", "test", "rules", path, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_grafana_loads_the_karpenter_dashboard_and_its_queries_parse(stack: str, tmp_path: Path) -> None:
+    config_map = synth_stack(stack).manifest("ConfigMap", "karpenter-dashboard", "kube-system")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    board = json.loads(config_map["data"]["karpenter.json"])
+    assert board == karpenter_dashboard()
+    exprs = [t["expr"].replace("$__rate_interval", "5m") for p in board["panels"] for t in p["targets"]]
+    assert len(exprs) >= 4
+    rules = [{"record": f"karpenter:dashboard:{i}", "expr": e} for i, e in enumerate(exprs)]
+    path = tmp_path / "q.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "q", "rules": rules}]}))
+    checked = run("promtool", "check", "rules", path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -11,7 +11,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import versions
+from components._monitoring_values import DASHBOARD_LABEL
 from components.karpenter._args import KarpenterArgs, NodePoolArgs
+from components.karpenter._dashboard import karpenter_dashboard
 from components.karpenter._iam import POLICY_NAMES, Scope, controller_policies
 from components.karpenter._rules import karpenter_rules
 
@@ -175,6 +177,15 @@ class Karpenter(pulumi.ComponentResource):
                 spec={"groups": karpenter_rules(args.namespace)},
                 opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[monitoring]),
             )
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard",
+                # Grafana's dashboard sidecar loads every ConfigMap with this label, in any namespace.
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    **self._metadata("karpenter-dashboard", namespace=args.namespace, labels=DASHBOARD_LABEL)
+                ),
+                data={"karpenter.json": json.dumps(karpenter_dashboard(), indent=1, sort_keys=True)},
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[monitoring]),
+            )
 
         self.node_role_arn = node_role.arn
         self.node_role_name = node_role.name
@@ -331,8 +342,10 @@ class Karpenter(pulumi.ComponentResource):
             "logLevel": "info",
         }
 
-    def _metadata(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
-        labels = {
+    def _metadata(
+        self, name: str, *, namespace: str | None = None, labels: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        common = {
             "app.kubernetes.io/name": "karpenter",
             "app.kubernetes.io/instance": self._name,
             "app.kubernetes.io/version": versions.KARPENTER[1],
@@ -340,7 +353,7 @@ class Karpenter(pulumi.ComponentResource):
             "app.kubernetes.io/part-of": "lmagent",
             "app.kubernetes.io/managed-by": "pulumi",
         }
-        meta: dict[str, Any] = {"name": name, "labels": labels}
+        meta: dict[str, Any] = {"name": name, "labels": {**common, **(labels or {})}}
         if namespace is not None:
             meta["namespace"] = namespace
         return meta
