@@ -59,6 +59,8 @@ RESOURCE_TYPES = {
         "network-interface",
     },
     "s3": {"bucket", "object"},
+    "sqs": {"queue"},
+    "events": {"rule"},
 }
 
 

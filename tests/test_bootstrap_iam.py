@@ -111,6 +111,22 @@ PLATFORM_API_CALLS: dict[str, tuple[str, ...]] = {
         "eks:DeleteNodegroup",
         "iam:PassRole",
     ),
+    "aws:cloudwatch/eventRule:EventRule": ("events:PutRule", "events:TagResource", "events:DeleteRule"),
+    "aws:cloudwatch/eventTarget:EventTarget": ("events:PutTargets", "events:RemoveTargets"),
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": (
+        "eks:CreatePodIdentityAssociation",
+        "eks:UpdatePodIdentityAssociation",
+        "eks:DeletePodIdentityAssociation",
+        "iam:PassRole",
+    ),
+    "aws:iam/policy:Policy": (
+        "iam:CreatePolicy",
+        "iam:CreatePolicyVersion",
+        "iam:DeletePolicyVersion",
+        "iam:DeletePolicy",
+    ),
+    "aws:sqs/queue:Queue": ("sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:DeleteQueue"),
+    "aws:sqs/queuePolicy:QueuePolicy": ("sqs:SetQueueAttributes",),
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": (
         "iam:CreateOpenIDConnectProvider",
         "iam:DeleteOpenIDConnectProvider",

@@ -15,6 +15,7 @@ from components.bootstrap._iam import WILDCARD_RESOURCE_EXCEPTIONS, is_read_only
 from components.bootstrap._policies import (
     DEPLOY_POLICY_PARTS,
     PLATFORM_MANAGED_POLICY_ARNS,
+    PLATFORM_POLICY_PREFIX,
     PLATFORM_ROLE_PREFIXES,
     state_object_prefixes,
 )
@@ -212,7 +213,9 @@ def test_the_platform_attaches_only_the_managed_policies_the_deploy_role_may_att
         for r in synth_stack(stack).of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     }
     assert attached
-    assert attached <= set(PLATFORM_MANAGED_POLICY_ARNS)
+    own = {a for a in attached if a.split(":policy/", 1)[1].startswith(PLATFORM_POLICY_PREFIX)}
+    assert attached - own <= set(PLATFORM_MANAGED_POLICY_ARNS)
+    assert all(a.startswith("arn:aws:iam::123456789012:policy/") for a in own)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -24,6 +24,7 @@ from components.bootstrap._iam import allow, document
 from components.bootstrap._policies import (
     BOOTSTRAP_PROJECT,
     PLATFORM_MANAGED_POLICY_ARNS,
+    PLATFORM_POLICY_PREFIX,
     PLATFORM_PROJECT,
     PLATFORM_ROLE_PREFIXES,
     state_object_prefixes,
@@ -97,6 +98,7 @@ def deploy_policies(
     eks = f"arn:aws:eks:{region}:{account}"
     iam = f"arn:aws:iam::{account}"
     roles = [f"{iam}:role/{prefix}*" for prefix in PLATFORM_ROLE_PREFIXES]
+    policies = [f"{iam}:policy/{PLATFORM_POLICY_PREFIX}*"]
     logs = f"arn:aws:logs:{region}:{account}:log-group"
     log_groups = [f"{logs}:/aws/eks/{cluster}/*", f"{logs}:/aws/vpc/*"]
     log_groups += [f"{g}:*" for g in log_groups]
@@ -244,6 +246,41 @@ def deploy_policies(
                 "arn:aws:eks::aws:cluster-access-policy/*",
             ],
         ),
+        # Karpenter's interruption queue (named after the cluster) and the EventBridge rules that
+        # fill it (auto-named `karpenter-<event>-<random>`: scoped by the stack tag instead).
+        allow(
+            "ManageThisStacksInterruptionQueue",
+            [
+                "sqs:CreateQueue",
+                "sqs:DeleteQueue",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ListQueueTags",
+                "sqs:SetQueueAttributes",
+                "sqs:TagQueue",
+                "sqs:UntagQueue",
+            ],
+            [f"arn:aws:sqs:{region}:{account}:{cluster}-karpenter"],
+        ),
+        *_tagged(
+            "InterruptionRules",
+            stack,
+            create=["events:PutRule", "events:TagResource"],
+            change=[
+                "events:DeleteRule",
+                "events:PutRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+                "events:TagResource",
+                "events:UntagResource",
+            ],
+            resources=[f"arn:aws:events:{region}:{account}:rule/karpenter-*"],
+        ),
+        allow(
+            "ReadInterruptionRules",
+            ["events:DescribeRule", "events:ListTagsForResource", "events:ListTargetsByRule"],
+            [f"arn:aws:events:{region}:{account}:rule/karpenter-*"],
+        ),
     ]
     # IAM: the platform's roles (prefix and tag), its OIDC provider, service-linked roles.
     parts["iam"] = [
@@ -287,11 +324,48 @@ def deploy_policies(
                 "StringEquals": {"aws:ResourceTag/stack": stack},
             },
         ),
+        # The Karpenter controller's own policies: created tagged for the stack, changed only so.
+        *_tagged(
+            "PlatformPolicies",
+            stack,
+            create=["iam:CreatePolicy", "iam:TagPolicy"],
+            change=[
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:TagPolicy",
+                "iam:UntagPolicy",
+            ],
+            resources=policies,
+        ),
+        allow(
+            "ReadPlatformPolicies",
+            ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyTags", "iam:ListPolicyVersions"],
+            policies,
+        ),
+        allow(
+            "AttachThePlatformsOwnPolicies",
+            ["iam:AttachRolePolicy"],
+            roles,
+            {
+                "ArnLike": {"iam:PolicyARN": policies},
+                "StringEquals": {"aws:ResourceTag/stack": stack},
+            },
+        ),
+        # EKS (cluster, node groups), VPC flow logs, and EKS Pod Identity (the Karpenter controller).
         allow(
             "PassPlatformRolesToEksAndFlowLogs",
             ["iam:PassRole"],
             roles,
-            {"StringEquals": {"iam:PassedToService": ["eks.amazonaws.com", "vpc-flow-logs.amazonaws.com"]}},
+            {
+                "StringEquals": {
+                    "iam:PassedToService": [
+                        "eks.amazonaws.com",
+                        "pods.eks.amazonaws.com",
+                        "vpc-flow-logs.amazonaws.com",
+                    ]
+                }
+            },
         ),
         allow(
             "CreateEksServiceLinkedRoles",

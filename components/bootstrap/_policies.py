@@ -15,6 +15,7 @@ from components.bootstrap._iam import allow, document
 __all__ = [
     "DEPLOY_POLICY_PARTS",
     "PLATFORM_MANAGED_POLICY_ARNS",
+    "PLATFORM_POLICY_PREFIX",
     "PLATFORM_PROJECT",
     "PLATFORM_ROLE_PREFIXES",
     "codebuild_runner_policy",
@@ -31,8 +32,13 @@ PLATFORM_PROJECT = "lmagent-infra"
 BOOTSTRAP_PROJECT = "lmagent-infra-bootstrap"
 
 #: Pulumi names of the components that create IAM roles: their roles are auto-named
-#: `<component>-<role>-<random>` (components/cluster.py, components/network.py).
-PLATFORM_ROLE_PREFIXES = ("cluster-", "network-")
+#: `<component>-<role>-<random>` (components/cluster.py, components/network.py,
+#: components/karpenter/).
+PLATFORM_ROLE_PREFIXES = ("cluster-", "network-", "karpenter-")
+
+#: The customer managed policies the platform creates and attaches: the Karpenter controller's,
+#: auto-named `karpenter-controller-<part>-<random>` (components/karpenter/_iam.py).
+PLATFORM_POLICY_PREFIX = "karpenter-controller-"
 
 #: The AWS managed policies the platform attaches to its roles (components/cluster.py). The deploy
 #: role may attach these and no others (iam:PolicyARN condition), so it cannot attach
