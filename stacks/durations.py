@@ -253,7 +253,8 @@ def estimate(resource: Mapping[str, Any]) -> Estimate:
         return COMPONENT
     typ = resource["type"]
     if typ == HELM_RELEASE:
-        chart = str(resource["inputs"].get("chart", ""))
+        # An OCI reference (oci://public.ecr.aws/karpenter/karpenter) names the chart last.
+        chart = str(resource["inputs"].get("chart", "")).rsplit("/", 1)[-1]
         if chart not in CHARTS:
             raise UnknownDurationError(
                 f"{resource['name']}: no create time for Helm chart {chart!r} in stacks/durations.py "

@@ -55,6 +55,23 @@ def test_the_crds_and_the_controller_are_two_releases_at_the_pinned_version(stac
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_the_controller_is_scraped_without_waiting_for_the_monitoring_stack(stack: str) -> None:
+    result = synth_stack(stack)
+    controller = result.named("karpenter-controller")
+    assert controller["inputs"]["values"]["serviceMonitor"] == {"enabled": False}
+    monitoring = {r["urn"] for r in result.resources if r["name"].startswith("monitoring")}
+    assert not set(controller["dependencies"]) & monitoring
+    monitor = result.manifest("ServiceMonitor", "karpenter", "kube-system")
+    # The chart's selector labels and metrics port (charts/karpenter/templates at v1.14.1).
+    assert monitor["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "karpenter",
+        "app.kubernetes.io/instance": controller["inputs"]["name"],
+    }
+    assert monitor["spec"]["endpoints"][0]["port"] == "http-metrics"
+    assert result.named("karpenter-servicemonitor")["urn"] not in controller["dependencies"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_the_controller_gets_its_role_through_pod_identity_before_it_starts(stack: str) -> None:
     result = synth_stack(stack)
     association = result.named("karpenter-pod-identity")

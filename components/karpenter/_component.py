@@ -78,8 +78,9 @@ class Karpenter(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`depends_on`: what the controller's pods need running first (cluster DNS, the Pod
-        Identity agent). `monitoring`: the release that installs the prometheus-operator CRDs;
-        when given, the controller is scraped and alerted on, and waits for it."""
+        Identity agent). `monitoring`: what installs the prometheus-operator CRDs; when given, the
+        controller's ServiceMonitor, alert rules and dashboard are declared and wait for it (the
+        controller itself does not)."""
         super().__init__("lmagent:components:Karpenter", name, None, opts)
         self._name = name
         self._tags = {**(tags or {}), "component": "karpenter"}
@@ -146,8 +147,6 @@ class Karpenter(pulumi.ComponentResource):
         )
         chart, version = _oci(versions.KARPENTER)
         after: list[pulumi.Resource] = [crds, association, *depends_on]
-        if monitoring is not None:
-            after.append(monitoring)
         controller = k8s.helm.v3.Release(
             f"{name}-controller",
             k8s.helm.v3.ReleaseArgs(
@@ -157,7 +156,7 @@ class Karpenter(pulumi.ComponentResource):
                 namespace=args.namespace,
                 # The CRDs belong to the release above, which upgrades them.
                 skip_crds=True,
-                values=self._values(args, cluster, queue.name, scraped=monitoring is not None),
+                values=self._values(args, cluster, queue.name),
                 max_history=10,
                 timeout=600,
                 cleanup_on_fail=True,
@@ -169,6 +168,31 @@ class Karpenter(pulumi.ComponentResource):
         for pool_name, pool in sorted(args.node_pools.items()):
             self._node_pool(pool_name, pool, node_class, after=[crds, controller])
         if monitoring is not None:
+            # Declared here rather than by the chart (`serviceMonitor.enabled`), which renders it
+            # only when the CRD already exists and would make the controller wait for the
+            # monitoring stack; this way Karpenter comes first and can give its pods nodes.
+            k8s.apiextensions.CustomResource(
+                f"{name}-servicemonitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="ServiceMonitor",
+                metadata=self._metadata("karpenter", namespace=args.namespace),
+                spec={
+                    # The chart's Service (charts/karpenter/templates/service.yaml at v1.14.1):
+                    # named after the release, selected by the chart's selector labels, metrics
+                    # on port `http-metrics`; Prometheus labels its series job="karpenter".
+                    "selector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/name": "karpenter",
+                            "app.kubernetes.io/instance": "karpenter",
+                        }
+                    },
+                    "namespaceSelector": {"matchNames": [args.namespace]},
+                    "endpoints": [{"port": "http-metrics", "path": "/metrics", "interval": "30s"}],
+                },
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=[monitoring, controller]
+                ),
+            )
             k8s.apiextensions.CustomResource(
                 f"{name}-rules",
                 api_version="monitoring.coreos.com/v1",
@@ -323,7 +347,7 @@ class Karpenter(pulumi.ComponentResource):
         )
 
     def _values(
-        self, args: KarpenterArgs, cluster: pulumi.Output[str], queue: pulumi.Output[str], *, scraped: bool
+        self, args: KarpenterArgs, cluster: pulumi.Output[str], queue: pulumi.Output[str]
     ) -> dict[str, Any]:
         # Keys as charts/karpenter/values.yaml at v1.14.1 names them.
         return {
@@ -338,7 +362,8 @@ class Karpenter(pulumi.ComponentResource):
                     "limits": {"cpu": "1", "memory": "1Gi"},
                 }
             },
-            "serviceMonitor": {"enabled": scraped},
+            # The ServiceMonitor is declared apart (see above).
+            "serviceMonitor": {"enabled": False},
             "logLevel": "info",
         }
 
