@@ -82,7 +82,8 @@ def _has_volumes(waiter: Resource, _needed: Resource) -> bool:
 def _installs_crd_group(group_to_chart: Mapping[str, str]) -> Match:
     def match(waiter: Resource, needed: Resource) -> bool:
         group = waiter["type"].split(":")[1].split("/")[0]
-        return group_to_chart.get(group) == needed["inputs"].get("chart")
+        # An OCI reference (oci://public.ecr.aws/karpenter/karpenter-crd) names the chart last.
+        return group_to_chart.get(group) == str(needed["inputs"].get("chart", "")).rsplit("/", 1)[-1]
 
     return match
 

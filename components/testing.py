@@ -83,6 +83,8 @@ _ANSWERED_AWS = frozenset(
         "aws:backup/selection:Selection",
         "aws:backup/vault:Vault",
         "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/eventTarget:EventTarget",
         "aws:cloudwatch/logGroup:LogGroup",
         "aws:cloudwatch/metricAlarm:MetricAlarm",
         "aws:codebuild/project:Project",
@@ -128,6 +130,8 @@ _ANSWERED_AWS = frozenset(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "aws:s3/bucketV2:BucketV2",
         "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:sqs/queue:Queue",
+        "aws:sqs/queuePolicy:QueuePolicy",
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     }
 )
