@@ -153,7 +153,8 @@ class EksClusterArgs(Model):
             "Also give the identity that creates the cluster a hidden cluster-admin grant. Default: "
             "off; access is only what the access entries above list. EKS reads this only at "
             "creation: changing it on an existing cluster REPLACES the cluster (new control plane, "
-            "every object on it recreated)."
+            "every object on it recreated). Refused together with a deploy role: EKS would give the "
+            "creator (the deploy role, in the pipeline) a second access entry."
         ),
     )
     support_type: Literal["STANDARD", "EXTENDED"] = Field(
@@ -418,6 +419,19 @@ class EksCluster(pulumi.ComponentResource):
                 "EksCluster: deployRoleArn is unset and bootstrapCreatorAdmin is false, so nobody "
                 "(not even this program) could use the cluster; set deployRoleArn to the role "
                 "`pulumi up` runs as, or pass deploy_role_arn="
+            )
+        if deploy_role_arn is not None and args.bootstrap_creator_admin:
+            # EKS gives the creator its own access entry, and a principal may be in only one
+            # (EKS user guide, "Create access entries":
+            # https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html). When
+            # the deploy role creates the cluster, as the pipeline does, its entry here would fail
+            # with ResourceInUseException after the cluster exists.
+            raise ValueError(
+                "EksCluster: bootstrapCreatorAdmin is true and a deploy role is set "
+                f"({deploy_role_arn if isinstance(deploy_role_arn, str) else 'an Output'}): EKS would "
+                "create an access entry for the identity that creates the cluster, which is the deploy "
+                "role when the pipeline runs `pulumi up`, and a principal may have only one entry; set "
+                "bootstrapCreatorAdmin to false and list extra admins in adminPrincipalArns"
             )
         super().__init__("lmagent:components:EksCluster", name, None, opts)
         self._name = name

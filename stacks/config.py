@@ -159,6 +159,20 @@ class StackConfig(Model):
             raise ValueError(f"tag keys must be 1-128 characters and not start with 'aws:' (bad: {bad})")
         return tags
 
+    @field_validator("cluster")
+    @classmethod
+    def _creator_is_not_a_second_entry(cls, cluster: EksClusterArgs) -> EksClusterArgs:
+        # A stack always has a deploy role (from the bootstrap stack or by its naming), and the
+        # pipeline creates the cluster as that role: EKS would give it an entry of its own and a
+        # principal may have only one (EKS user guide, "Create access entries").
+        if cluster.bootstrap_creator_admin:
+            raise ValueError(
+                "bootstrapCreatorAdmin: true would give the deploy role, which creates the cluster, "
+                "a second EKS access entry (one per principal is allowed); allowed: false, with extra "
+                "admins in adminPrincipalArns"
+            )
+        return cluster
+
 
 class Settings(typing.NamedTuple):
     """The validated stack: its name, region, config, and the secret config keys it may use."""

@@ -627,3 +627,18 @@ def test_fails_when_the_bootstrap_stack_is_not_a_full_stack_name() -> None:
         "lmagent-infra:bootstrapStack: must name a stack fully as <organization>/<project>/<stack>" in p
         for p in problems
     ), problems
+
+
+def test_fails_when_the_creator_flag_would_give_the_deploy_role_a_second_access_entry() -> None:
+    # EKS creates an entry for the creator (the deploy role, in the pipeline), and allows one per
+    # principal: the deploy role's own entry would fail on the real cluster.
+    with pytest.raises(ValueError, match="bootstrapCreatorAdmin is true and a deploy role is set"):
+        cluster_alone(EksClusterArgs(bootstrap_creator_admin=True))
+
+
+def test_fails_when_a_stack_file_turns_the_creator_flag_on() -> None:
+    problems = _problems("staging", {"endpointPublicAccess": True, "bootstrapCreatorAdmin": True})
+    assert any(
+        p.startswith("Pulumi.staging.yaml: lmagent-infra:cluster:") and "second EKS access entry" in p
+        for p in problems
+    ), problems
