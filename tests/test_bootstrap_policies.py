@@ -158,6 +158,24 @@ def test_the_read_only_role_trusts_pull_requests_and_the_default_branch_only():
     assert sub == [f"{REPO_SUB}:pull_request", f"{REPO_SUB}:ref:refs/heads/main"]
 
 
+def test_the_read_only_role_writes_nothing_of_the_state():
+    # Its trust admits every pull request: a write on the lock prefix would let one delete the
+    # lock of a running `pulumi up`. The diy backend's Preview takes no lock (pulumi/pulumi
+    # pkg/backend/diy/backend.go), so a preview needs none.
+    (policy,) = [
+        r
+        for r in ready().of_type("aws:iam/rolePolicy:RolePolicy")
+        if r["name"] == "pipeline-readonly-state-policy"
+    ]
+    actions = {
+        action
+        for st in json.loads(policy["inputs"]["policy"])["Statement"]
+        if st["Effect"] == "Allow"
+        for action in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    }
+    assert actions == {"kms:Decrypt", "kms:DescribeKey"}
+
+
 def test_the_oidc_provider_is_githubs_with_the_sts_audience():
     (provider,) = ready().of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert provider["inputs"]["url"] == f"https://{GITHUB}"

@@ -99,21 +99,17 @@ def state_object_prefixes(stack: str, project: str = PLATFORM_PROJECT) -> list[s
     ]
 
 
-def readonly_state_policy(*, state_bucket_arn: str, state_key_arn: str) -> dict[str, Any]:
+def readonly_state_policy(*, state_key_arn: str) -> dict[str, Any]:
     """What a preview or drift check needs beyond AWS's ReadOnlyAccess: the stacks' secrets.
 
     ReadOnlyAccess reads the state objects but grants no kms:Decrypt, which both the SSE-KMS
-    objects and the awskms:// secrets provider need. A preview may also take the stack's lock
-    (diy backend, lock.go): writes are allowed under the platform's lock prefix only, so state
-    itself stays read-only.
+    objects and the awskms:// secrets provider need. Nothing is written: the diy backend's
+    Preview takes no lock (pulumi/pulumi pkg/backend/diy/backend.go, `Preview` calls
+    `backend.Preview` while Update, Refresh, Destroy and Import call `b.Lock`), and
+    `preview --refresh` refreshes inside that preview. A write on the lock prefix would only let a
+    pull request's job delete the lock of a running `pulumi up`.
     """
-    locks = f"{state_bucket_arn}/.pulumi/locks/organization/{PLATFORM_PROJECT}/*"
-    return document(
-        [
-            allow("DecryptStateAndSecrets", ["kms:Decrypt", "kms:DescribeKey"], [state_key_arn]),
-            allow("TakeAndReleasePreviewLocks", ["s3:PutObject", "s3:DeleteObject"], [locks]),
-        ]
-    )
+    return document([allow("DecryptStateAndSecrets", ["kms:Decrypt", "kms:DescribeKey"], [state_key_arn])])
 
 
 def state_key_policy(*, account: str) -> dict[str, Any]:

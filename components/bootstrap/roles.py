@@ -166,10 +166,8 @@ class PipelineRoles(pulumi.ComponentResource):
             f"{name}-readonly-state-policy",
             aws.iam.RolePolicyArgs(
                 role=readonly.id,
-                policy=pulumi.Output.all(state_bucket_arn, state_key_arn).apply(
-                    lambda a: json.dumps(
-                        readonly_state_policy(state_bucket_arn=a[0], state_key_arn=a[1]), sort_keys=True
-                    )
+                policy=pulumi.Output.from_input(state_key_arn).apply(
+                    lambda key: json.dumps(readonly_state_policy(state_key_arn=key), sort_keys=True)
                 ),
             ),
             opts=child,
