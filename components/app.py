@@ -125,6 +125,22 @@ def _checksum(data: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()
 
 
+#: Namespace label asking the AWS Load Balancer Controller to inject pod readiness gates: a pod is
+#: ready only once healthy in the target group, so a rolling update never leaves a public app's
+#: target group with only new (initial) and old (draining) targets (aws-load-balancer-controller
+#: v3.5.0, docs/deploy/pod_readiness_gate.md). It acts on pods created once the Ingress exists.
+_READINESS_GATES = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
+
+#: The Ingress action that answers 404 on the app's metrics path at the load balancer.
+_NOT_PUBLIC = "metrics-not-public"
+
+
+def _prefix_covers(prefix: str, path: str) -> bool:
+    """Whether an Ingress `Prefix` path matches `path` (element-wise, as Kubernetes defines it)."""
+    base = prefix.rstrip("/")
+    return path == base or path.startswith(base + "/")
+
+
 @dataclass(frozen=True)
 class PublicEntry:
     """What a public app needs of the stack's edge (`components.edge.Edge`): the IngressClass its
@@ -246,6 +262,7 @@ class AppService(pulumi.ComponentResource):
                         "pod-security.kubernetes.io/warn-version": "latest",
                         "pod-security.kubernetes.io/audit": "restricted",
                         "pod-security.kubernetes.io/audit-version": "latest",
+                        **(_READINESS_GATES if args.public is not None else {}),
                     },
                 ),
                 opts=self._opts(protect=protect),
@@ -476,11 +493,40 @@ class AppService(pulumi.ComponentResource):
                 name=service.metadata.name, port=net.ServiceBackendPortArgs(name="http")
             )
         )
+        paths = [
+            net.HTTPIngressPathArgs(path=path, path_type="Prefix", backend=backend) for path in public.paths
+        ]
+        refused: dict[str, str] = {}
+        metrics = self._args.metrics_path
+        if any(_prefix_covers(path, metrics) for path in public.paths):
+            # The metrics share the port the load balancer forwards to: answer 404 on them at the
+            # load balancer. The controller puts Exact paths before Prefix ones, and a backend port
+            # `use-annotation` takes the action of that name (aws-load-balancer-controller v3.5.0,
+            # pkg/ingress/model_build_listener_rules.go; docs/guide/ingress/annotations.md, actions).
+            refused[f"alb.ingress.kubernetes.io/actions.{_NOT_PUBLIC}"] = json.dumps(
+                {
+                    "type": "fixed-response",
+                    "fixedResponseConfig": {"contentType": "text/plain", "statusCode": "404"},
+                }
+            )
+            paths.insert(
+                0,
+                net.HTTPIngressPathArgs(
+                    path=metrics,
+                    path_type="Exact",
+                    backend=net.IngressBackendArgs(
+                        service=net.IngressServiceBackendArgs(
+                            name=_NOT_PUBLIC, port=net.ServiceBackendPortArgs(name="use-annotation")
+                        )
+                    ),
+                ),
+            )
         ingress = net.Ingress(
             f"{name}-ingress",
             metadata=self._metadata(
                 kname,
                 annotations={
+                    **refused,
                     # Health checks go to the readiness path: a pod that cannot serve leaves the
                     # target group as it leaves the Service.
                     "alb.ingress.kubernetes.io/healthcheck-path": self._args.probes.readiness.path,
@@ -495,12 +541,7 @@ class AppService(pulumi.ComponentResource):
                 rules=[
                     net.IngressRuleArgs(
                         host=public.host,
-                        http=net.HTTPIngressRuleValueArgs(
-                            paths=[
-                                net.HTTPIngressPathArgs(path=path, path_type="Prefix", backend=backend)
-                                for path in public.paths
-                            ]
-                        ),
+                        http=net.HTTPIngressRuleValueArgs(paths=paths),
                     )
                 ],
             ),

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from components.app import AppService, AppServiceArgs, EgressRule, parse_quantity
+from components.app import AppService, AppServiceArgs, EgressRule, PublicEntry, parse_quantity
 from components.testing import SECRET, SynthResult, synth
 from tests._tools import run
 from tests.conftest import config_problems, synth_with
@@ -924,3 +924,73 @@ def test_fails_when_plain_env_holds_a_secret_looking_name() -> None:
 def test_plain_env_accepts_names_that_only_mention_a_secret() -> None:
     args = AppServiceArgs(env={"KMS_KEY_ID": "alias/app", "TOKEN_URL": "https://auth.example.com/token"})
     assert set(args.env) == {"KMS_KEY_ID", "TOKEN_URL"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Public exposure (through the edge's shared load balancer)
+
+PUBLIC_ENTRY = PublicEntry("public", ["10.0.128.0/20", "10.0.144.0/20"])
+
+
+def synth_public(paths: list[str] | None = None, **args: Any) -> SynthResult:
+    public: dict[str, Any] = {"host": "api.example.com", **({"paths": paths} if paths else {})}
+    return synth_app(AppServiceArgs.model_validate({"public": public, **args}), public_entry=PUBLIC_ENTRY)
+
+
+def test_a_public_app_s_namespace_asks_the_controller_for_pod_readiness_gates() -> None:
+    # With IP targets, a rolling update can otherwise end old pods before the new ones are healthy
+    # in the target group, leaving it only Initial or Draining targets: an outage on every deploy
+    # (kubernetes-sigs/aws-load-balancer-controller v3.5.0, docs/deploy/pod_readiness_gate.md: the
+    # controller injects the gates into pods of namespaces labelled as below).
+    labels = synth_public().manifest("Namespace", "lmagent")["metadata"]["labels"]
+    assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+
+
+def test_a_private_app_s_namespace_has_no_readiness_gate_label(default_app: SynthResult) -> None:
+    labels = default_app.manifest("Namespace", "lmagent")["metadata"]["labels"]
+    assert "elbv2.k8s.aws/pod-readiness-gate-inject" not in labels
+
+
+def _routes(ingress: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return [
+        (
+            p["path"],
+            p["pathType"],
+            p["backend"]["service"]["name"],
+            p["backend"]["service"]["port"].get("name", ""),
+        )
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    ]
+
+
+def test_the_public_entry_answers_404_on_the_metrics_path_under_a_public_prefix() -> None:
+    # The app serves Prometheus metrics on the port the load balancer forwards to; a public `/`
+    # would publish them. An Exact path comes before every Prefix path in the controller's rule
+    # order (v3.5.0 pkg/ingress/model_build_listener_rules.go, sortIngressPaths), and a backend
+    # whose port is `use-annotation` takes the action of that name (docs/guide/ingress/annotations.md,
+    # "actions").
+    ingress = synth_public().manifest("Ingress", "lmagent-api", "lmagent")
+    assert _routes(ingress) == [
+        ("/metrics", "Exact", "metrics-not-public", "use-annotation"),
+        ("/", "Prefix", "lmagent-api", "http"),
+    ]
+    action = json.loads(
+        ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.metrics-not-public"]
+    )
+    assert action["type"] == "fixed-response"
+    assert action["fixedResponseConfig"]["statusCode"] == "404"
+
+
+def test_the_metrics_path_is_refused_only_where_a_public_prefix_covers_it() -> None:
+    custom = synth_public(paths=["/api", "/internal"], metricsPath="/internal/metrics")
+    assert [r[0] for r in _routes(custom.manifest("Ingress", "lmagent-api", "lmagent"))] == [
+        "/internal/metrics",
+        "/api",
+        "/internal",
+    ]
+    narrow = synth_public(paths=["/api"]).manifest("Ingress", "lmagent-api", "lmagent")
+    assert _routes(narrow) == [("/api", "Prefix", "lmagent-api", "http")]
+    assert not any(
+        k.startswith("alb.ingress.kubernetes.io/actions.") for k in narrow["metadata"]["annotations"]
+    )
