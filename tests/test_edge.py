@@ -4,8 +4,10 @@ IngressClass every public app uses, the IAM the controllers get, and the config 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
@@ -394,3 +396,62 @@ def test_fails_when_production_runs_one_controller_replica():
 def test_fails_when_the_zone_is_not_a_domain_and_a_zone_id(zone, message):
     with pytest.raises(ValidationError, match=message):
         EdgeArgs.model_validate({"zone": zone})
+
+
+# ---------------------------------------------------------------------------------------------
+# Chart values against the pinned charts
+#
+# tests/charts/ holds data read from the charts at the versions components/versions.py pins:
+# - external-dns-<version>.values.schema.json: kubernetes-sigs/external-dns at tag
+#   external-dns-helm-chart-1.21.1 (commit 9f26451346774099a8b3e3e5cc46a53bf2fd1461),
+#   charts/external-dns/values.schema.json, with the `description` keys removed (they validate
+#   nothing). Helm validates a release's values against it before rendering.
+# - aws-load-balancer-controller-<version>.values-keys.json: the key tree of
+#   kubernetes-sigs/aws-load-balancer-controller v3.5.0 (commit
+#   11eb202c97e4ae2ee45e0658c4cde9a4b59f33d4) helm/aws-load-balancer-controller/values.yaml, a
+#   key whose default is a non-empty mapping holding its own keys, any other key null. That chart
+#   ships no values.schema.json, so a misspelt key would be ignored by Helm without a word.
+
+CHARTS = Path(__file__).resolve().parent / "charts"
+
+
+def _schema_problems(values: dict[str, Any]) -> list[str]:
+    _, version, _ = versions.EXTERNAL_DNS
+    schema = json.loads((CHARTS / f"external-dns-{version}.values.schema.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    problems = [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(values)]
+    # The schema's top level admits unknown keys (additionalProperties: true): a misspelt key
+    # would be ignored silently, so every key must be one the chart knows.
+    problems += [f"{key}: not a value of the chart" for key in values if key not in schema["properties"]]
+    return problems
+
+
+def test_external_dns_values_are_valid_for_the_pinned_chart_s_schema(edge):
+    values = edge.named("edge-external-dns")["inputs"]["values"]
+    assert _schema_problems(values) == []
+    # The same check refuses what the chart refuses.
+    assert _schema_problems({**values, "policy": "delete-all"})
+    assert _schema_problems({**values, "txtOwnerID": "x"})
+
+
+def _unknown_keys(values: Any, known: Any, path: str = "") -> list[str]:
+    if not isinstance(values, dict) or known is None:
+        return []  # a free-form value (resources, annotations...) or a scalar
+    unknown = []
+    for key, value in values.items():
+        if key not in known:
+            unknown.append(f"{path}{key}")
+        else:
+            unknown += _unknown_keys(value, known[key], f"{path}{key}.")
+    return unknown
+
+
+def test_the_controller_values_are_keys_of_the_pinned_chart(edge):
+    _, version, _ = versions.AWS_LOAD_BALANCER_CONTROLLER
+    known = json.loads((CHARTS / f"aws-load-balancer-controller-{version}.values-keys.json").read_text())
+    values = edge.named("edge-load-balancer-controller")["inputs"]["values"]
+    assert _unknown_keys(values, known) == []
+    assert _unknown_keys({**values, "enableWafV2": True, "serviceAccount": {"craete": True}}, known) == [
+        "serviceAccount.craete",
+        "enableWafV2",
+    ]

@@ -84,7 +84,8 @@ def controller_values(
 def external_dns_values(
     args: EdgeArgs, *, owner_id: str, region: pulumi.Input[str], role_arn: pulumi.Input[str]
 ) -> dict[str, Any]:
-    """Values of chart external-dns (validated against the chart's values.schema.json in tests)."""
+    """Values of chart external-dns (tests/test_edge.py validates them against the pinned chart's
+    values.schema.json)."""
     return {
         "provider": {"name": "aws"},
         "env": [{"name": "AWS_DEFAULT_REGION", "value": region}],
