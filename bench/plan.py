@@ -123,6 +123,7 @@ CRD_CHARTS = {
     "karpenter.sh": "karpenter-crd",
     "karpenter.k8s.aws": "karpenter-crd",
     "external-secrets.io": "external-secrets",
+    "kyverno.io": "kyverno",
 }
 
 _PODS = ("kubernetes:helm.sh/v3:Release", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service")

@@ -26,6 +26,7 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # ECR repository names (lowercase, path components separated by '/').
 _REPOSITORY = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -84,6 +85,16 @@ class ContainerImageArgs(Model):
             "match Docker's tag grammar; `latest` is refused (deploys are by digest, and a moving "
             f"tag in an immutable repository fails the second push), so is `{CACHE_TAG}` "
             "(the build cache's tag)."
+        ),
+    )
+    digest: str | None = Field(
+        default=None,
+        description=(
+            "The digest (`sha256:<64 hex>`) of an image the pipeline already built, pushed to this "
+            'repository, signed and attested (README, "Supply chain"). When set, nothing is '
+            "built: the apps run `<repository>@<digest>`. Default: none, Pulumi builds and pushes "
+            "the image itself (an unsigned image, which a cluster enforcing signatures refuses). "
+            "The stack fills it from the `IMAGE_DIGEST` environment variable (see stacks/config.py)."
         ),
     )
     repository_name: str | None = Field(
@@ -153,6 +164,13 @@ class ContainerImageArgs(Model):
                 "must be a git commit sha or a tag of letters, digits, '_', '.' and '-' "
                 "(at most 128, not starting with '.' or '-')"
             )
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest_is_sha256(cls, value: str | None) -> str | None:
+        if value is not None and not _DIGEST.match(value):
+            raise ValueError("must be an image digest, sha256: and 64 lowercase hex digits")
         return value
 
     @field_validator("repository_name")
@@ -336,10 +354,33 @@ class ContainerImage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        token = aws.ecr.get_authorization_token_output(
-            registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
         url = repository.repository_url
+        if args.digest is not None:
+            # Built, pushed and signed by the pipeline before `pulumi up` (one build per release).
+            digest: pulumi.Input[str] = args.digest
+        else:
+            digest = self._build(name, args, url, repository.registry_id)
+
+        self.repository_url = url
+        self.repository_arn = repository.arn
+        # Deploy by digest: the tag names the commit, the digest pins the exact bytes.
+        self.image_ref = pulumi.Output.all(url, digest).apply(lambda a: f"{a[0]}@{a[1]}")
+        self.register_outputs(
+            {
+                "repositoryUrl": self.repository_url,
+                "repositoryArn": self.repository_arn,
+                "imageRef": self.image_ref,
+                "tag": self.tag,
+            }
+        )
+
+    def _build(
+        self, name: str, args: ContainerImageArgs, url: pulumi.Output[str], registry_id: pulumi.Output[str]
+    ) -> pulumi.Output[str]:
+        """Build with BuildKit and push to the repository; the pushed digest."""
+        token = aws.ecr.get_authorization_token_output(
+            registry_id=registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
         cache_ref = url.apply(lambda u: f"{u}:{CACHE_TAG}")
         image = docker_build.Image(
             f"{name}-image",
@@ -377,15 +418,4 @@ class ContainerImage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        self.repository_url = url
-        self.repository_arn = repository.arn
-        # Deploy by digest: the tag names the commit, the digest pins the exact bytes.
-        self.image_ref = pulumi.Output.all(url, image.digest).apply(lambda a: f"{a[0]}@{a[1]}")
-        self.register_outputs(
-            {
-                "repositoryUrl": self.repository_url,
-                "repositoryArn": self.repository_arn,
-                "imageRef": self.image_ref,
-                "tag": self.tag,
-            }
-        )
+        return image.digest

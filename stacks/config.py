@@ -24,9 +24,10 @@ from typing import Any, Literal
 import pulumi
 import pydantic
 from pulumi.runtime import config as _runtime_config
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from components._model import ENVIRONMENT, Model, SecretName
+from components.admission import AdmissionArgs
 from components.app import AppServiceArgs, check_apps
 from components.bootstrap import GithubRepository, PipelineRolesArgs, RunnerArgs, StateBackendArgs
 from components.cluster import RUNNER_CIDRS_LATER, EksClusterArgs
@@ -112,6 +113,15 @@ class StackConfig(Model):
             "from here, else `GITHUB_SHA`, else `dev-<stack>` (see `resolve_image_tag`)."
         ),
     )
+    admission: AdmissionArgs = Field(
+        default_factory=AdmissionArgs,
+        description=(
+            "The admission controller (components/admission.py): Kyverno with 3 admission replicas, "
+            "and a policy refusing, in every app namespace, pods whose images are not signed by "
+            "this repository's `infra.yml` workflow on `main`. Default: `Enforce`, failing closed; "
+            "staging sets `Audit` and its own branch."
+        ),
+    )
     monitoring: MonitoringArgs = Field(
         default_factory=MonitoringArgs,
         description=(
@@ -131,6 +141,16 @@ class StackConfig(Model):
             "consolidated when under-utilised, nodes replaced after 30 days, AL2023 pinned."
         ),
     )
+
+    @model_validator(mode="after")
+    def _apps_are_covered_by_admission(self) -> StackConfig:
+        exempt = sorted({a.namespace for a in self.apps.values()} & set(self.admission.excluded_namespaces))
+        if exempt:
+            raise ValueError(
+                f"admission.excludedNamespaces lists app namespaces {exempt}: the image policy "
+                "must cover every app; remove them from the list"
+            )
+        return self
 
     @field_validator("bootstrap_stack")
     @classmethod
@@ -252,6 +272,7 @@ def load(stack: str | None = None) -> Settings:
     # relative to the working directory, which is the project root under `pulumi up`.
     problems.extend(f"{source}: {PROJECT}:image.{line}" for line in config.image.path_problems(Path.cwd()))
     config = resolve_image_tag(config, stack, os.environ, problems)
+    config = resolve_image_digest(config, os.environ, problems)
     if problems:
         raise ConfigError(problems)
     assert region is not None
@@ -322,6 +343,29 @@ def resolve_image_tag(
         )
     image = ContainerImageArgs.model_validate({**config.image.model_dump(), "tag": tag})
     return config.model_copy(update={"image": image})
+
+
+def resolve_image_digest(config: StackConfig, environ: Mapping[str, str], problems: list[str]) -> StackConfig:
+    """`config` with `image.digest` from `IMAGE_DIGEST` (the digest the pipeline built, pushed and
+    signed before `pulumi up`) unless the stack file sets one; a bad value goes to `problems`.
+
+    Without either, Pulumi builds the image itself; under an enforcing admission policy that
+    unsigned image is refused, which is logged as a warning here.
+    """
+    digest = environ.get("IMAGE_DIGEST") or None
+    if config.image.digest is None and digest is not None:
+        try:
+            image = ContainerImageArgs.model_validate({**config.image.model_dump(), "digest": digest})
+        except pydantic.ValidationError:
+            problems.append(f"IMAGE_DIGEST: must be sha256: and 64 lowercase hex digits (got {show(digest)})")
+            return config
+        config = config.model_copy(update={"image": image})
+    if config.image.digest is None and config.admission.mode == "Enforce":
+        pulumi.log.warn(
+            f"{PROJECT}:image.digest is not set and IMAGE_DIGEST is empty: Pulumi builds an unsigned "
+            "image, which the enforcing admission policy refuses; deploy from the pipeline"
+        )
+    return config
 
 
 def referenced_secrets(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> set[str]:

@@ -204,6 +204,7 @@ TYPES: Mapping[str, Estimate] = {
     "kubernetes:external-secrets.io/v1:ExternalSecret": Estimate(1, _K8S_OBJECT),
     "kubernetes:external-secrets.io/v1:SecretStore": Estimate(1, _K8S_OBJECT),
     "kubernetes:external-secrets.io/v1:ClusterSecretStore": Estimate(1, _K8S_OBJECT),
+    "kubernetes:kyverno.io/v1:ClusterPolicy": Estimate(1, _K8S_OBJECT),
     "kubernetes:core/v1:PersistentVolumeClaim": Estimate(
         1, "pulumi-kubernetes does not wait for a claim to bind (its pod's volume does)"
     ),
@@ -235,6 +236,11 @@ CHARTS: Mapping[str, Estimate] = {
     "opentelemetry-collector": Estimate(60, "assumption: one Deployment, a small image"),
     "karpenter-crd": Estimate(10, "assumption: CRDs only, no workload to wait for"),
     "karpenter": Estimate(60, "assumption: the controller Deployment (two replicas), a small image"),
+    "kyverno": Estimate(
+        90,
+        "assumption: four controller Deployments (three admission replicas), each issuing its "
+        "webhook certificate and registering its webhooks before it reports ready",
+    ),
     "external-secrets": Estimate(
         90, "assumption: the operator, its webhook (a certificate to issue first) and the cert controller"
     ),

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import pulumi
 import pulumi_aws as aws
 
+from components.admission import AdmissionController, app_namespaces
 from components.app import AppService, PublicEntry
 from components.cluster import EksCluster
 from components.edge import Edge
@@ -118,6 +119,20 @@ def build(settings: Settings) -> None:
     )
     load_balancers: list[pulumi.Output[str]] = []
 
+    # The admission controller: in the app namespaces, only images this repository's pipeline
+    # signed. Each app waits for the policy, so no Deployment is admitted before it is in force.
+    admission = AdmissionController(
+        "admission",
+        cfg.admission,
+        provider=cluster.provider,
+        app_namespaces=app_namespaces(cfg.apps),
+        irsa=lambda name, namespace, sa, policy: (
+            cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
+        ),
+        repository_arns=image.repository_arn.apply(lambda arn: [arn]),
+        cluster_dns=cluster.addons["coredns"],
+    )
+
     # The apps, each running the image built above unless its config names one. Each waits for
     # what it needs and nothing more (issue "Deploy time"): its ServiceMonitor and PrometheusRule
     # for the release that installs their CRDs, its Deployment for cluster DNS, and everything on
@@ -137,7 +152,8 @@ def build(settings: Settings) -> None:
             if app.iam_policy_arns
             else None
         )
-        after = [creators[namespace]] if namespace in creators else []
+        after: list[pulumi.Resource] = [admission.policy]
+        after += [creators[namespace]] if namespace in creators else []
         service = AppService(
             app_name,
             app,

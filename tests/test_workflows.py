@@ -44,6 +44,11 @@ def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in job.get("steps", []) if str(s.get("uses", "")).split("@")[0] == action]
 
 
+def pulumi_runs(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's pulumi/actions steps that run a command (a step without one only installs the CLI)."""
+    return [s for s in steps_using(job, "pulumi/actions") if "command" in (s.get("with") or {})]
+
+
 def zizmor_findings(*paths: Path, persona: str = "auditor") -> list[dict[str, Any]]:
     """zizmor's findings, offline, as parsed JSON (the auditor persona reports the most)."""
     result = run("zizmor", "--offline", "--persona", persona, "--format", "json", "--no-progress", *paths)
@@ -255,7 +260,7 @@ def test_pull_requests_preview_both_stacks_with_the_policy_pack_and_a_comment() 
     assert "pull_request" in job["if"]
     assert set(job["strategy"]["matrix"]["stack"]) == STACKS
     assert job["permissions"]["pull-requests"] == "write"
-    (pulumi,) = steps_using(job, "pulumi/actions")
+    (pulumi,) = pulumi_runs(job)
     inputs = pulumi["with"]
     assert inputs["command"] == "preview"
     assert inputs["stack-name"] == "${{ matrix.stack }}"
@@ -272,7 +277,7 @@ def test_every_policy_run_uses_its_stacks_enforcement_config() -> None:
         "deploy-production": "policies/config/production.json",
     }
     for job, config in expected.items():
-        (pulumi,) = steps_using(jobs[job], "pulumi/actions")
+        (pulumi,) = pulumi_runs(jobs[job])
         assert pulumi["with"]["policyPackConfigs"] == config, job
     for stack in STACKS:
         assert (REPO / "policies" / "config" / f"{stack}.json").is_file()
@@ -291,7 +296,7 @@ def test_every_deployment_is_serialised_per_stack_behind_its_environment() -> No
     jobs = deploy_jobs(load(INFRA))
     assert set(jobs) == {"deploy-staging", "deploy-production"}
     for name, job in jobs.items():
-        (pulumi,) = steps_using(job, "pulumi/actions")
+        (pulumi,) = pulumi_runs(job)
         stack = pulumi["with"]["stack-name"]
         assert job["environment"] == stack, name
         assert job["concurrency"]["group"].endswith(stack), name
@@ -330,7 +335,7 @@ def test_a_daily_drift_check_previews_both_stacks_with_refresh_expecting_no_chan
     job = doc["jobs"]["drift"]
     assert "schedule" in job["if"]
     assert set(job["strategy"]["matrix"]["stack"]) == STACKS
-    (pulumi,) = steps_using(job, "pulumi/actions")
+    (pulumi,) = pulumi_runs(job)
     inputs = pulumi["with"]
     assert inputs["command"] == "preview"
     assert (inputs["refresh"], inputs["expect-no-changes"]) == (True, True)

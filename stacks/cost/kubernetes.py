@@ -183,6 +183,7 @@ CHARTS: dict[str, Callable[[Context, Mapping[str, Any]], list[Line]]] = {
     "metrics-server": _stateless("metrics-server"),
     "karpenter": _stateless("karpenter"),
     "karpenter-crd": _stateless("karpenter-crd"),
+    "kyverno": _stateless("kyverno"),  # controllers only: policy reports live in etcd
 }
 
 

@@ -124,6 +124,7 @@ FREE: dict[str, str] = {
     "kubernetes:batch/v1:CronJob": _ON_NODES,
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": _CONTROL,
     "kubernetes:policy/v1:PodDisruptionBudget": _CONTROL,
+    "kubernetes:kyverno.io/v1:ClusterPolicy": _CONTROL,
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": _CONTROL,
     "kubernetes:storage.k8s.io/v1:StorageClass": "volumes are priced with the claims that use the class",
     "kubernetes:rbac.authorization.k8s.io/v1:Role": _CONTROL,

@@ -1,0 +1,137 @@
+"""The admission controller: Kyverno's values, the image policy, and who it trusts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+import yaml
+
+from components.admission import (
+    GITHUB_ISSUER,
+    POLICY_NAME,
+    AdmissionArgs,
+    SignerIdentity,
+    chart_values,
+    policy_document,
+)
+from tests.conftest import STACKS, synth_stack
+
+REPO = Path(__file__).resolve().parent.parent
+WORKFLOW = REPO / ".github" / "workflows" / "infra.yml"
+
+
+def _policy(stack: str) -> dict[str, Any]:
+    [policy] = [m for m in synth_stack(stack).manifests if m["kind"] == "ClusterPolicy"]
+    return policy
+
+
+def _keyless(policy: dict[str, Any]) -> dict[str, Any]:
+    [rule] = policy["spec"]["rules"]
+    [verify] = rule["verifyImages"]
+    [attestor] = verify["attestors"]
+    [entry] = attestor["entries"]
+    return dict(entry["keyless"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_both_stacks_install_kyverno_highly_available(stack: str) -> None:
+    result = synth_stack(stack)
+    [release] = [r for r in result.helm_releases if r["inputs"]["chart"] == "kyverno"]
+    values = release["inputs"]["values"]["admissionController"]
+    assert values["replicas"] == 3
+    assert values["podDisruptionBudget"] == {"enabled": True, "minAvailable": 2}
+    assert values["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+
+
+def test_production_fails_closed_and_staging_audits() -> None:
+    production, staging = _policy("production"), _policy("staging")
+    assert production["spec"]["failurePolicy"] == "Fail"
+    assert production["spec"]["rules"][0]["verifyImages"][0]["failureAction"] == "Enforce"
+    assert staging["spec"]["failurePolicy"] == "Ignore"
+    assert staging["spec"]["rules"][0]["verifyImages"][0]["failureAction"] == "Audit"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_policy_covers_the_app_namespaces_and_excludes_the_system_ones(stack: str) -> None:
+    policy = _policy(stack)
+    [rule] = policy["spec"]["rules"]
+    assert rule["match"]["any"][0]["resources"] == {"kinds": ["Pod"], "namespaces": ["lmagent"]}
+    excluded = rule["exclude"]["any"][0]["resources"]["namespaces"]
+    assert {"kube-system", "kyverno", "monitoring"} <= set(excluded)
+
+
+def _signing_jobs() -> dict[str, tuple[str, str]]:
+    """Each job of infra.yml that runs `cosign sign`: (the branch its `if` requires, the identity
+    its verify step expects)."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    found: dict[str, tuple[str, str]] = {}
+    for name, job in workflow["jobs"].items():
+        runs = "\n".join(str(step.get("run", "")) for step in job.get("steps", []))
+        if "cosign sign" not in runs:
+            continue
+        [ref] = re.findall(r"github\.ref == '(refs/heads/[^']+)'", job["if"])
+        identity = " ".join(str(v) for v in (job.get("env") or {}).values())
+        found[name] = (ref, identity)
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_policy_trusts_exactly_the_workflow_run_that_signs_the_stack_s_image(stack: str) -> None:
+    # The identity Fulcio certifies for a GitHub Actions run is the workflow file at the ref the
+    # run started from (job_workflow_ref); the deploy job of this stack signs on its branch.
+    keyless = _keyless(_policy(stack))
+    assert keyless["issuer"] == GITHUB_ISSUER
+    subject = keyless["subject"]
+    match = re.fullmatch(
+        r"https://github\.com/[^/]+/[^/]+/(\.github/workflows/[^@]+)@(refs/heads/.+)", subject
+    )
+    assert match, subject
+    workflow_file, ref = match.groups()
+    assert (REPO / workflow_file).resolve() == WORKFLOW.resolve()
+    jobs = _signing_jobs()
+    signing = [job for job, (job_ref, _) in jobs.items() if job_ref == ref]
+    assert signing == [f"deploy-{stack}"], jobs
+    # ...and the verify step before `pulumi up` checks the same identity pattern.
+    assert "/.github/workflows/infra.yml@" + ref in jobs[signing[0]][1]
+
+
+def test_the_signer_subject_is_the_workflow_ref_fulcio_certifies() -> None:
+    signer = SignerIdentity(
+        repository="acme/infra", workflow=".github/workflows/infra.yml", ref="refs/heads/main"
+    )
+    assert signer.subject == "https://github.com/acme/infra/.github/workflows/infra.yml@refs/heads/main"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("mode", "Audit", "must be 'Enforce' in production"),
+        ("replicas", 2, "must be >= 3 in production"),
+        ("excludedNamespaces", ["kube-system", "kube-system"], "twice"),
+        ("excludedNamespaces", ["Kube_System"], "namespace names"),
+        ("signer", {"ref": "main"}, "full git ref"),
+        ("signer", {"repository": "just-a-name"}, "<owner>/<name>"),
+        ("signer", {"workflow": "infra.yml"}, "workflow file path"),
+    ],
+)
+def test_fails_when_the_admission_args_are_unsafe_or_malformed(field: str, value: Any, message: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match=re.escape(message)):
+        AdmissionArgs.model_validate({field: value}, context={"environment": "production"})
+
+
+def test_staging_may_audit_with_one_replica() -> None:
+    args = AdmissionArgs.model_validate({"mode": "Audit", "replicas": 1}, context={"environment": "staging"})
+    assert chart_values(args, "arn")["admissionController"]["podDisruptionBudget"]["minAvailable"] == 1
+
+
+def test_fails_when_an_app_namespace_is_excluded() -> None:
+    with pytest.raises(ValueError, match=r"app namespaces \['monitoring'\] are in excludedNamespaces"):
+        policy_document(AdmissionArgs(), ["lmagent", "monitoring"])
+
+
+def test_the_policy_name_is_what_the_policy_pack_looks_for() -> None:
+    assert policy_document(AdmissionArgs(), ["lmagent"])["metadata"]["name"] == POLICY_NAME
