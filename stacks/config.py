@@ -144,7 +144,9 @@ class StackConfig(Model):
 
     @model_validator(mode="after")
     def _apps_are_covered_by_admission(self) -> StackConfig:
-        exempt = sorted({a.namespace for a in self.apps.values()} & set(self.admission.excluded_namespaces))
+        exempt = sorted(
+            {str(a.namespace) for a in self.apps.values()} & set(self.admission.excluded_namespaces)
+        )
         if exempt:
             raise ValueError(
                 f"admission.excludedNamespaces lists app namespaces {exempt}: the image policy "
