@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
+    from components.admission import AdmissionArgs, AdmissionController
     from components.alerts import AlertThresholds, app_alert_groups
     from components.app import AppService, AppServiceArgs
     from components.cluster import EksCluster, EksClusterArgs, NodeGroupArgs, default_cluster_name
@@ -23,6 +24,8 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
 
 #: Public name -> the module that defines it. Add a line here to export a name.
 _EXPORTS: dict[str, str] = {
+    "AdmissionArgs": "components.admission",
+    "AdmissionController": "components.admission",
     "AlertThresholds": "components.alerts",
     "AppService": "components.app",
     "AppServiceArgs": "components.app",
@@ -46,6 +49,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "AdmissionArgs",
+    "AdmissionController",
     "AlertThresholds",
     "AppService",
     "AppServiceArgs",

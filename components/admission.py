@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import Field, ValidationInfo, field_validator
 
 from components import versions
-from components._model import Model, in_production
+from components._model import Environment, Model, as_args, for_environment, in_production
 from components._monitoring_network import IMDS, dns_egress
+from components._options import resolve_provider
+from components.monitoring import IrsaRoleFactory
 
 #: GitHub Actions' OIDC issuer: the identity cosign keyless signing puts in the certificate.
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -29,8 +32,6 @@ SERVICE_ACCOUNT = "kyverno-admission-controller"
 WEBHOOK_PORT = 9443
 #: The name of the policy object, which the policy pack looks for.
 POLICY_NAME = "verify-image-signatures"
-#: IRSA factory: (role name, namespace, service account, inline policy JSON) -> role ARN.
-IrsaRoleFactory = Callable[[str, str, str, pulumi.Input[str]], pulumi.Input[str]]
 
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -345,25 +346,37 @@ class AdmissionController(pulumi.ComponentResource):
     default-deny NetworkPolicy, and the ClusterPolicy `verify-image-signatures`."""
 
     namespace: pulumi.Output[str]
+    """The namespace Kyverno runs in."""
+
     policy: k8s.apiextensions.CustomResource
     """The ClusterPolicy: a Deployment it must judge waits for it."""
 
     def __init__(
         self,
         name: str,
-        args: AdmissionArgs,
+        args: AdmissionArgs | Mapping[str, object],
         *,
-        provider: k8s.Provider,
         app_namespaces: Sequence[str],
         irsa: IrsaRoleFactory,
         repository_arns: pulumi.Input[Sequence[str]],
+        environment: Environment = "production",
+        provider: k8s.Provider | None = None,
         cluster_dns: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`app_namespaces` are those the policy covers; `irsa` makes Kyverno's ECR read role for
-        `repository_arns`; the release waits for `cluster_dns` (the coredns add-on)."""
-        super().__init__("lmagent:components:AdmissionController", name, None, opts)
+        """`app_namespaces` are those the policy covers; `irsa` (`EksCluster.irsa_role` itself
+        will do) makes Kyverno's ECR read role for `repository_arns`; the release waits for
+        `cluster_dns` (the coredns add-on). `environment` (default `production`) selects the
+        guardrails `args` are checked against (Enforce and 3 replicas in production).
+
+        The Kubernetes provider comes from `opts` as Pulumi resolves it, or from `provider=`;
+        without one this raises rather than use the ambient kubeconfig.
+        """
+        where = f"AdmissionController {name!r}"
+        args = for_environment(where, as_args(where, AdmissionArgs, args), environment)
+        provider = resolve_provider(where, "kubernetes", k8s.Provider, provider, opts)
         document = policy_document(args, app_namespaces)  # bad input fails before any resource
+        super().__init__("lmagent:components:AdmissionController", name, None, opts)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
         labels = {
             "app.kubernetes.io/name": "kyverno",
@@ -398,12 +411,13 @@ class AdmissionController(pulumi.ComponentResource):
                 spec=spec,
                 opts=k8s_opts,
             )
-        role_arn = irsa(
+        made = irsa(
             "kyverno",
             args.namespace,
             SERVICE_ACCOUNT,
             pulumi.Output.from_input(repository_arns).apply(lambda arns: ecr_read_policy(list(arns))),
         )
+        role_arn = made.arn if isinstance(made, aws.iam.Role) else made
         chart, version, repo = versions.KYVERNO
         release = k8s.helm.v3.Release(
             f"{name}-kyverno",

@@ -295,3 +295,66 @@ def check_namespace_default_deny(args: StackValidationArgs, report_violation: Re
                 "the traffic its pods need",
                 r.urn,
             )
+
+
+CLUSTER_POLICY = "kubernetes:kyverno.io/v1:ClusterPolicy"
+
+
+def _resource_filters(block: Any) -> list[Mapping[str, Any]]:
+    """The `resources` filters of a Kyverno match/exclude block: its legacy `resources`, and those
+    of each `any` and `all` entry (kyverno.io/v1 MatchResources)."""
+    block = mapping(block)
+    found = [mapping(get(block, "resources"))] if get(block, "resources") else []
+    for key in ("any", "all"):
+        found += [mapping(get(entry, "resources")) for entry in items(get(block, key))]
+    return found
+
+
+def verified_namespaces(props: Mapping[str, Any]) -> tuple[set[str], bool, set[str]]:
+    """What a ClusterPolicy's image-verifying rules cover: (namespaces named, whether one rule
+    matches pods in every namespace, namespaces excluded by any of those rules)."""
+    named: set[str] = set()
+    everywhere = False
+    excluded: set[str] = set()
+    for rule in items(get(props, "spec", "rules")):
+        if not items(get(rule, "verifyImages")):
+            continue
+        for filt in _resource_filters(get(rule, "match")):
+            if not {"Pod", "*"} & set(items(get(filt, "kinds"))):
+                continue
+            namespaces = [str(n) for n in items(get(filt, "namespaces"))]
+            named |= set(namespaces)
+            everywhere = everywhere or not namespaces
+        for filt in _resource_filters(get(rule, "exclude")):
+            excluded |= {str(n) for n in items(get(filt, "namespaces"))}
+    return named, everywhere, excluded
+
+
+def check_images_verified_at_admission(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Every namespace holding a workload the stack declares (its apps; the platform's charts are
+    Helm releases) is covered by a Kyverno ClusterPolicy verifying pod images, and not excluded."""
+    named: set[str] = set()
+    everywhere = False
+    excluded: set[str] = set()
+    workloads = []
+    for r in args.resources:
+        provider_props = r.provider.props if r.provider is not None else None
+        if r.resource_type == CLUSTER_POLICY:
+            try:
+                n, e, x = verified_namespaces(r.props)
+            except UnknownValueError:
+                return  # computed in this update: judged at the next preview
+            named, everywhere, excluded = named | n, everywhere or e, excluded | x
+        elif r.resource_type in POD_SPEC_PATHS:
+            workloads.append((r, namespace_of(r.props, provider_props)))
+    for r, namespace in workloads:
+        covered = (namespace in named or everywhere) and namespace not in excluded
+        if not covered:
+            kind = r.resource_type.rsplit(":", 1)[-1]
+            why = "excluded from" if namespace in excluded else "not matched by"
+            report_violation(
+                f"namespace {namespace!r} holds {kind} {r.name!r} but is {why} every ClusterPolicy "
+                "that verifies images; allowed: a namespace matched (kinds [Pod]) by a rule with "
+                "verifyImages and not excluded (components/admission.py declares one for the apps)",
+                r.urn,
+            )

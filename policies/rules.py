@@ -53,6 +53,7 @@ from policies._edge import (
     check_service_not_internet_facing,
 )
 from policies._kubernetes import (
+    CLUSTER_POLICY,
     CONFIG_MAP,
     EKS_ADDON,
     NAMESPACE,
@@ -62,6 +63,7 @@ from policies._kubernetes import (
     WORKLOADS,
     check_config_map_secrets,
     check_image_digest,
+    check_images_verified_at_admission,
     check_namespace_default_deny,
     check_network_policies,
     check_network_policy_enforced,
@@ -317,6 +319,18 @@ NAMESPACE_DEFAULT_DENY = StackValidationPolicy(
 )
 RESOURCE_TYPES[NAMESPACE_DEFAULT_DENY.name] = (NAMESPACE, NETWORK_POLICY)
 
+IMAGES_VERIFIED = StackValidationPolicy(
+    name="k8s-images-verified-at-admission",
+    description="Every namespace with a workload of the stack is covered by an image-verifying "
+    "admission policy.",
+    validate=check_images_verified_at_admission,
+    severity=_HIGH,
+    remediation_steps="Match the namespace in the Kyverno ClusterPolicy's verifyImages rule and keep it "
+    "out of its exclude list (lmagent-infra:admission.excludedNamespaces).",
+    tags=["security", "supply-chain"],
+)
+RESOURCE_TYPES[IMAGES_VERIFIED.name] = (*WORKLOADS, CLUSTER_POLICY)
+
 ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     RUN_AS_NON_ROOT,
     READ_ONLY_ROOT_FILESYSTEM,
@@ -329,6 +343,7 @@ ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     NETWORK_POLICY_PER_NAMESPACE,
     NETWORK_POLICY_ENFORCED,
     NAMESPACE_DEFAULT_DENY,
+    IMAGES_VERIFIED,
     ECR_SCAN_ON_PUSH,
     ECR_IMMUTABLE_TAGS,
     EKS_SECRETS_ENCRYPTION,

@@ -124,13 +124,12 @@ def build(settings: Settings) -> None:
     admission = AdmissionController(
         "admission",
         cfg.admission,
-        provider=cluster.provider,
         app_namespaces=app_namespaces(cfg.apps),
-        irsa=lambda name, namespace, sa, policy: (
-            cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
-        ),
+        irsa=cluster.irsa_role,
         repository_arns=image.repository_arn.apply(lambda arn: [arn]),
+        environment=cfg.environment,
         cluster_dns=cluster.addons["coredns"],
+        opts=pulumi.ResourceOptions(provider=cluster.provider),
     )
 
     # The apps, each running the image built above unless its config names one. Each waits for

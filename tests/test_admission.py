@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pulumi
+import pulumi_kubernetes as k8s
 import pydantic
 import pytest
 import yaml
@@ -14,10 +16,12 @@ from components.admission import (
     GITHUB_ISSUER,
     POLICY_NAME,
     AdmissionArgs,
+    AdmissionController,
     SignerIdentity,
     chart_values,
     policy_document,
 )
+from components.testing import SynthResult, synth
 from tests.conftest import STACKS, synth_stack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -135,3 +139,49 @@ def test_fails_when_an_app_namespace_is_excluded() -> None:
 
 def test_the_policy_name_is_what_the_policy_pack_looks_for() -> None:
     assert policy_document(AdmissionArgs(), ["lmagent"])["metadata"]["name"] == POLICY_NAME
+
+
+def _component(environment: str = "production", args: Any = None, **kwargs: Any) -> SynthResult:
+    def program() -> None:
+        k8s_provider = k8s.Provider("k8s", kubeconfig="{}")
+        AdmissionController(
+            "admission",
+            args if args is not None else {},
+            app_namespaces=["orders"],
+            irsa=lambda name, namespace, sa, policy: f"arn:aws:iam::123456789012:role/{name}",
+            repository_arns=["arn:aws:ecr:eu-west-1:123456789012:repository/orders"],
+            environment=environment,  # type: ignore[arg-type]
+            opts=pulumi.ResourceOptions(provider=k8s_provider),
+            **kwargs,
+        )
+
+    return synth(program, project="consumer", stack="dev", config={"aws:region": "eu-west-1"})
+
+
+def test_a_consumer_program_gets_the_policy_for_its_own_namespaces() -> None:
+    result = _component()
+    [policy] = [m for m in result.manifests if m["kind"] == "ClusterPolicy"]
+    assert policy["spec"]["rules"][0]["match"]["any"][0]["resources"]["namespaces"] == ["orders"]
+    [release] = result.helm_releases
+    role = release["inputs"]["values"]["admissionController"]["rbac"]["serviceAccount"]["annotations"]
+    assert role == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/kyverno"}
+
+
+def test_the_component_holds_production_to_enforce() -> None:
+    with pytest.raises(Exception, match="must be 'Enforce' in production"):
+        _component("production", {"mode": "Audit"})
+    _component("staging", {"mode": "Audit"})
+
+
+def test_fails_rather_than_use_the_ambient_kubeconfig() -> None:
+    def program() -> None:
+        AdmissionController(
+            "admission",
+            AdmissionArgs(),
+            app_namespaces=["orders"],
+            irsa=lambda *a: "arn:aws:iam::123456789012:role/x",
+            repository_arns=[],
+        )
+
+    with pytest.raises(Exception, match="no 'kubernetes' provider"):
+        synth(program, project="consumer", stack="dev", config={"aws:region": "eu-west-1"})

@@ -137,3 +137,16 @@ def test_the_real_stack_files_are_valid(stack):
 def test_fails_on_the_real_stack_file_with_a_planted_mistake(stack):
     lines = config_problems(stack, {"protect": "sometimes"})
     assert lines == [f'Pulumi.{stack}.yaml: lmagent-infra:protect: must be true or false (got "sometimes")']
+
+
+def test_fails_when_an_app_namespace_is_excluded_from_the_image_policy():
+    [problem] = config_problems(
+        "production", {"admission": {"excludedNamespaces": ["kube-system", "lmagent"]}}
+    )
+    assert "admission.excludedNamespaces lists app namespaces ['lmagent']" in problem
+
+
+def test_fails_when_production_would_only_audit_unsigned_images():
+    [problem] = config_problems("production", {"admission": {"mode": "Audit"}})
+    assert "lmagent-infra:admission.mode" in problem
+    assert "must be 'Enforce' in production" in problem

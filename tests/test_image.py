@@ -458,3 +458,40 @@ def test_args_reject_latest_from_a_python_caller_too() -> None:
 def test_args_default_dockerfile_sits_in_the_context() -> None:
     assert ContainerImageArgs(context="svc/").dockerfile_path == "svc/Dockerfile"
     assert ContainerImageArgs(context="svc", dockerfile="docker/Svc").dockerfile_path == "docker/Svc"
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_a_digest_from_the_pipeline_is_deployed_and_nothing_is_built() -> None:
+    # The pipeline built, signed and verified this digest before `pulumi up` (issue #22): Pulumi
+    # must deploy exactly it, and must not build a second, unsigned image.
+    result = synth_with("production", {"image": {"digest": DIGEST}})
+    assert result.of_type("docker-build:index:Image") == []
+    assert result.outputs["imageRef"] == f"{result.outputs['repositoryUrl']}@{DIGEST}"
+    [deployment] = [m for m in result.manifests if m["kind"] == "Deployment"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == result.outputs["imageRef"]
+
+
+def test_without_a_digest_the_stack_builds_the_image_itself(synthesized: SynthResult) -> None:
+    assert len(synthesized.of_type("docker-build:index:Image")) == 1
+
+
+def test_the_pipeline_hands_the_digest_in_through_image_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAGE_DIGEST", DIGEST)
+    result = synth_with("staging")
+    assert result.outputs["imageRef"].endswith(f"@{DIGEST}")
+    assert result.of_type("docker-build:index:Image") == []
+
+
+def test_fails_when_image_digest_is_not_a_sha256_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAGE_DIGEST", "latest")
+    assert config_problems("staging") == [
+        'IMAGE_DIGEST: must be sha256: and 64 lowercase hex digits (got "latest")'
+    ]
+
+
+def test_fails_when_the_configured_digest_is_malformed() -> None:
+    [problem] = config_problems("production", {"image": {"digest": "sha256:ABC"}})
+    assert "lmagent-infra:image.digest" in problem
+    assert "must be an image digest, sha256: and 64 lowercase hex digits" in problem

@@ -32,7 +32,7 @@ from components.testing import SynthResult, synth
 from policies import rules
 from policies._edge import INGRESS, INGRESS_CLASS_PARAMS, SERVICE
 from tests._tools import REPO
-from tests.conftest import STACKS, config_problems, synth_with
+from tests.conftest import STACKS, config_problems, synth_stack, synth_with
 
 Policy = ResourceValidationPolicy | StackValidationPolicy
 
@@ -1000,6 +1000,7 @@ def test_the_pack_serves_every_policy_mandatory_by_default(analyzer: Any) -> Non
         "k8s-network-policy-per-namespace",
         "eks-network-policy-enforced",
         "k8s-namespace-default-deny",
+        "k8s-images-verified-at-admission",
     ]
 
 
@@ -1028,7 +1029,7 @@ def test_a_world_open_endpoint_is_reported_at_the_stack_configs_level(
     assert found == [("eks-no-world-open-endpoint", _LEVELS[expected_level])]
 
 
-def test_a_stack_without_network_policies_fails_over_the_protocol(analyzer: Any) -> None:
+def test_a_stack_without_network_or_admission_policies_fails_over_the_protocol(analyzer: Any) -> None:
     analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={}))
     deployment = analyzer_pb2.AnalyzerResource(
         type=DEPLOYMENT,
@@ -1038,7 +1039,8 @@ def test_a_stack_without_network_policies_fails_over_the_protocol(analyzer: Any)
     )
     response = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[deployment]))
     assert [(d.policyName, d.urn, d.enforcementLevel) for d in response.diagnostics] == [
-        ("k8s-network-policy-per-namespace", deployment.urn, analyzer_pb2.MANDATORY)
+        ("k8s-network-policy-per-namespace", deployment.urn, analyzer_pb2.MANDATORY),
+        ("k8s-images-verified-at-admission", deployment.urn, analyzer_pb2.MANDATORY),
     ]
 
 
@@ -1125,3 +1127,110 @@ def test_the_pack_still_catches_a_secret_in_a_config_map_declared_outside_the_co
     assert any(
         line.startswith("k8s-no-secrets-in-config-maps") and "data.DB_PASSWORD" in line for line in found
     ), found
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack-level rule that every app namespace is covered by the image-verifying admission policy
+
+
+def admission_violations(resources: list[PolicyResource]) -> list[tuple[str, str | None]]:
+    found: list[tuple[str, str | None]] = []
+    rules.IMAGES_VERIFIED.validate(
+        StackValidationArgs(resources), lambda message, urn=None: found.append((message, urn))
+    )
+    return found
+
+
+def cluster_policy(rule: dict[str, Any]) -> PolicyResource:
+    props = {"metadata": {"name": "verify-image-signatures"}, "spec": {"rules": [rule]}}
+    return stack_resource("kubernetes:kyverno.io/v1:ClusterPolicy", "verify", props)
+
+
+VERIFY = [
+    {"imageReferences": ["*"], "attestors": [{"entries": [{"keyless": {"subject": "s", "issuer": "i"}}]}]}
+]
+
+
+def test_fails_when_an_app_namespace_is_not_matched_by_the_image_policy() -> None:
+    api = stack_resource(DEPLOYMENT, "api", workload(namespace="lmagent"))
+    orders = stack_resource(DEPLOYMENT, "orders", workload(namespace="orders"))
+    covers_lmagent = cluster_policy(
+        {
+            "name": "r",
+            "match": {"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["lmagent"]}}]},
+            "verifyImages": VERIFY,
+        }
+    )
+    assert admission_violations([api, orders, covers_lmagent]) == [
+        (
+            "namespace 'orders' holds Deployment 'orders' but is not matched by every ClusterPolicy "
+            "that verifies images; allowed: a namespace matched (kinds [Pod]) by a rule with "
+            "verifyImages and not excluded (components/admission.py declares one for the apps)",
+            orders.urn,
+        )
+    ]
+
+
+def test_fails_when_an_app_namespace_is_excluded_or_the_rule_does_not_verify_pods() -> None:
+    api = stack_resource(DEPLOYMENT, "api", workload(namespace="lmagent"))
+    everywhere_but = cluster_policy(
+        {
+            "name": "r",
+            "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+            "exclude": {"any": [{"resources": {"namespaces": ["lmagent"]}}]},
+            "verifyImages": VERIFY,
+        }
+    )
+    [(message, _)] = admission_violations([api, everywhere_but])
+    assert "is excluded from" in message
+    no_verify = cluster_policy(
+        {
+            "name": "r",
+            "match": {"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["lmagent"]}}]},
+            "validate": {"pattern": {}},
+        }
+    )
+    assert len(admission_violations([api, no_verify])) == 1
+    services_only = cluster_policy(
+        {
+            "name": "r",
+            "match": {"resources": {"kinds": ["Service"], "namespaces": ["lmagent"]}},
+            "verifyImages": VERIFY,
+        }
+    )
+    assert len(admission_violations([api, services_only])) == 1
+    assert len(admission_violations([api])) == 1
+
+
+def test_an_app_namespace_matched_by_the_image_policy_passes() -> None:
+    api = stack_resource(DEPLOYMENT, "api", workload(namespace="lmagent"))
+    legacy = cluster_policy(
+        {
+            "name": "r",
+            "match": {"resources": {"kinds": ["Pod"], "namespaces": ["lmagent"]}},
+            "verifyImages": VERIFY,
+        }
+    )
+    everywhere = cluster_policy(
+        {
+            "name": "r",
+            "match": {"all": [{"resources": {"kinds": ["Pod"]}}]},
+            "exclude": {"any": [{"resources": {"namespaces": ["kube-system"]}}]},
+            "verifyImages": VERIFY,
+        }
+    )
+    assert admission_violations([api, legacy]) == []
+    assert admission_violations([api, everywhere]) == []
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_a_stack_without_its_admission_policy_fails_the_pack(stack: str) -> None:
+    result = synth_stack(stack)
+    without = [
+        r for r in _policy_resources(result) if r.resource_type != "kubernetes:kyverno.io/v1:ClusterPolicy"
+    ]
+    found = admission_violations(without)
+    assert [m.split(" but ")[0] for m, _ in found] == [
+        "namespace 'lmagent' holds Deployment 'lmagent-api-deployment'"
+    ]
+    assert admission_violations(_policy_resources(result)) == []
