@@ -192,6 +192,11 @@ RULES: tuple[Rule, ...] = (
         )
     ),
     Rule("kubernetes:apps/v1:Deployment", "docker-build:*", "the pod template names the image by digest"),
+    Rule(
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:kyverno.io/v1:ClusterPolicy",
+        "pods admitted before the policy verifying their image is in force would run unverified",
+    ),
     *(
         Rule(
             user,

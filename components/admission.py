@@ -40,7 +40,14 @@ _REF = re.compile(r"^refs/(heads|tags)/[A-Za-z0-9_./-]+$")
 
 #: Namespaces no app runs in, whose pods come from EKS and the platform's charts (upstream images
 #: this pipeline does not sign).
-SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease", "kyverno", "monitoring"]
+SYSTEM_NAMESPACES = [
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "kyverno",
+    "monitoring",
+    "external-secrets",
+]
 
 
 class SignerIdentity(Model):

@@ -177,6 +177,7 @@ class AppService(pulumi.ComponentResource):
         otlp_endpoint: pulumi.Input[str] | None = None,
         crds: pulumi.Resource | None = None,
         cluster_dns: pulumi.Resource | None = None,
+        admission: pulumi.Resource | None = None,
         public_entry: PublicEntry | None = None,
         protect: bool | None = None,
         environment: Environment = "production",
@@ -198,8 +199,10 @@ class AppService(pulumi.ComponentResource):
 
         `crds` is what installs the ServiceMonitor and PrometheusRule CRDs (e.g.
         `MonitoringStack.crds`): those two wait for it and nothing else does. `cluster_dns` (the
-        coredns add-on) is what the Deployment's pods need to become ready: the Deployment waits
-        for it. Without them, only `opts.depends_on` orders the app.
+        coredns add-on) is what the Deployment's pods need to become ready, and `admission` (e.g.
+        `AdmissionController.policy`) the policy that must judge their image before any is
+        admitted: the Deployment waits for both, and nothing else here does. Without them, only
+        `opts.depends_on` orders the app.
         """
         # Checked before the component registers, so a mistake leaves nothing half-declared.
         where = f"AppService {name!r}"
@@ -334,7 +337,7 @@ class AppService(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions.merge(
                 self._opts(),
-                pulumi.ResourceOptions(depends_on=[cluster_dns] if cluster_dns is not None else []),
+                pulumi.ResourceOptions(depends_on=[r for r in (cluster_dns, admission) if r is not None]),
             ),
         )
         service = _core.Service(

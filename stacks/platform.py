@@ -120,7 +120,7 @@ def build(settings: Settings) -> None:
     load_balancers: list[pulumi.Output[str]] = []
 
     # The admission controller: in the app namespaces, only images this repository's pipeline
-    # signed. Each app waits for the policy, so no Deployment is admitted before it is in force.
+    # signed. Each app's Deployment waits for the policy, so none is admitted before it is in force.
     admission = AdmissionController(
         "admission",
         cfg.admission,
@@ -151,8 +151,7 @@ def build(settings: Settings) -> None:
             if app.iam_policy_arns
             else None
         )
-        after: list[pulumi.Resource] = [admission.policy]
-        after += [creators[namespace]] if namespace in creators else []
+        after = [creators[namespace]] if namespace in creators else []
         service = AppService(
             app_name,
             app,
@@ -164,6 +163,7 @@ def build(settings: Settings) -> None:
             crds=monitoring.crds,
             public_entry=public_entry if app.public is not None else None,
             cluster_dns=cluster.addons["coredns"],
+            admission=admission.policy,
             protect=cfg.protect,
             environment=cfg.environment,
             opts=pulumi.ResourceOptions(depends_on=after),

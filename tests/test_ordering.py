@@ -133,6 +133,7 @@ CRD_RELEASES = {
     "kubernetes:elbv2.k8s.aws/": "edge-load-balancer-controller",
     "kubernetes:karpenter.sh/": "karpenter-crd",
     "kubernetes:karpenter.k8s.aws/": "karpenter-crd",
+    "kubernetes:kyverno.io/": "admission-kyverno",
 }
 
 
@@ -146,6 +147,7 @@ def test_every_custom_resource_waits_for_the_release_that_installs_its_crd(stack
         kinds |= {r["type"].rsplit(":", 1)[1] for r in custom}
         assert {r["name"]: late(g, r, required) for r in custom if late(g, r, required)} == {}
     assert kinds >= {"ServiceMonitor", "PrometheusRule", "IngressClassParams", "NodePool", "EC2NodeClass"}
+    assert "ClusterPolicy" in kinds
     # Every custom resource kind on the cluster is in the table above.
     groups = {r["type"].rsplit("/", 1)[0] + "/" for r in on_the_cluster(g) if r["custom"]}
     builtin = {"kubernetes:core/", "kubernetes:apps/", "kubernetes:networking.k8s.io/", "kubernetes:policy/"}

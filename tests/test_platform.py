@@ -82,17 +82,18 @@ def test_apps_wait_for_the_release_with_their_crds_and_for_no_other_monitoring_r
     assert synthesized.named("cluster-coredns")["urn"] in deployment["dependencies"]
 
 
-def test_every_part_of_an_app_waits_for_the_image_policy(synthesized: SynthResult) -> None:
-    # The Deployment must not be admitted before the policy that judges its image is in force
-    # (issue #22): the app component waits for the ClusterPolicy, which waits for Kyverno.
+def test_the_deployment_waits_for_the_image_policy_and_the_rest_of_the_app_does_not(
+    synthesized: SynthResult,
+) -> None:
+    # No Deployment may be admitted before the policy that judges its image is in force (issue
+    # #22); the namespace, config and Service need not wait for Kyverno.
     policy = synthesized.named("admission-policy")["urn"]
-    kyverno = synthesized.named("admission-kyverno")["urn"]
-    assert kyverno in synthesized.named("admission-policy")["dependencies"]
-    [app] = [r for r in synthesized.of_type("lmagent:components:AppService") if r["name"] == "lmagent-api"]
-    parts = synthesized.children_of(app["urn"])
-    assert any(r["type"] == "kubernetes:apps/v1:Deployment" for r in parts)
-    for r in parts:
-        assert policy in _waits_for(synthesized, r["urn"]), r["name"]
+    assert (
+        synthesized.named("admission-kyverno")["urn"] in synthesized.named("admission-policy")["dependencies"]
+    )
+    assert policy in synthesized.named("lmagent-api-deployment")["dependencies"]
+    for name in ("lmagent-api-namespace", "lmagent-api-config", "lmagent-api-service"):
+        assert policy not in _waits_for(synthesized, synthesized.named(name)["urn"]), name
 
 
 def test_the_monitoring_releases_start_side_by_side(synthesized: SynthResult) -> None:
@@ -107,10 +108,7 @@ def test_apps_sharing_a_namespace_wait_for_the_namespace_not_for_the_app_that_cr
     apps = {"lmagent-api": {}, "worker": {"namespace": "lmagent", "createNamespace": False}}
     result = synth_with("staging", {"apps": apps})
     worker = result.named("worker")
-    # ...and for the image policy, as every app does.
-    assert sorted(worker["dependencies"]) == sorted(
-        [result.named("lmagent-api-namespace")["urn"], result.named("admission-policy")["urn"]]
-    )
+    assert worker["dependencies"] == [result.named("lmagent-api-namespace")["urn"]]
     assert result.named("lmagent-api-deployment")["urn"] not in _waits_for(result, worker["urn"])
 
 
