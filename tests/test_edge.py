@@ -99,6 +99,13 @@ def test_external_dns_is_pinned_scoped_to_the_zone_and_owns_its_records_by_stack
     assert values["sources"] == ["ingress"]
 
 
+def test_external_dns_publishes_only_the_ingresses_of_the_public_class(edge):
+    # Without it external-dns takes every Ingress of the cluster (its --ingress-class "defaults to
+    # any class": kubernetes-sigs/external-dns v0.21.0, docs/flags.md), so an internal load
+    # balancer's host would be published in the public zone.
+    assert "--ingress-class=public" in edge.named("edge-external-dns")["inputs"]["values"]["extraArgs"]
+
+
 def test_the_dns_policy_can_be_sync_but_only_from_the_allowed_values():
     assert (
         edge_program({"dnsPolicy": "sync"}).named("edge-external-dns")["inputs"]["values"]["policy"] == "sync"

@@ -124,7 +124,9 @@ class Edge(pulumi.ComponentResource):
             "external-dns",
             versions.EXTERNAL_DNS,
             _values.EXTERNAL_DNS_RELEASE,
-            _values.external_dns_values(args, owner_id=owner_id, region=region, role_arn=dns_role),
+            _values.external_dns_values(
+                args, owner_id=owner_id, region=region, role_arn=dns_role, ingress_class=INGRESS_CLASS
+            ),
         )
 
         certificate_arn = self._certificate(args.zone.name, args.zone.id, protect)

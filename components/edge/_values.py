@@ -82,7 +82,12 @@ def controller_values(
 
 
 def external_dns_values(
-    args: EdgeArgs, *, owner_id: str, region: pulumi.Input[str], role_arn: pulumi.Input[str]
+    args: EdgeArgs,
+    *,
+    owner_id: str,
+    region: pulumi.Input[str],
+    role_arn: pulumi.Input[str],
+    ingress_class: str,
 ) -> dict[str, Any]:
     """Values of chart external-dns (tests/test_edge.py validates them against the pinned chart's
     values.schema.json)."""
@@ -94,7 +99,8 @@ def external_dns_values(
             "name": EXTERNAL_DNS_SERVICE_ACCOUNT,
             "annotations": {"eks.amazonaws.com/role-arn": role_arn},
         },
-        # Records come from the public Ingresses only, and only in the edge's zone.
+        # Records come from the public Ingresses only (the class below: external-dns otherwise
+        # takes every Ingress of the cluster), and only in the edge's zone.
         "sources": ["ingress"],
         "policy": args.dns_policy,
         "registry": "txt",
@@ -102,7 +108,11 @@ def external_dns_values(
         # other's records.
         "txtOwnerId": owner_id,
         "domainFilters": [args.zone.name],
-        "extraArgs": [f"--zone-id-filter={args.zone.id}", "--aws-zone-type=public"],
+        "extraArgs": [
+            f"--zone-id-filter={args.zone.id}",
+            "--aws-zone-type=public",
+            f"--ingress-class={ingress_class}",
+        ],
         "resources": {
             "requests": {"cpu": "50m", "memory": "64Mi"},
             "limits": {"cpu": "200m", "memory": "128Mi"},
