@@ -462,3 +462,17 @@ def test_the_controller_values_are_keys_of_the_pinned_chart(edge):
         "serviceAccount.craete",
         "enableWafV2",
     ]
+
+
+def test_large_bodies_are_blocked_by_default_and_counted_when_the_config_says_so(edge):
+    def common(result: SynthResult) -> dict[str, Any]:
+        [rule] = [r for r in waf_rules(result) if r["name"] == "AWSManagedRulesCommonRuleSet"]
+        statement: dict[str, Any] = rule["statement"]["managedRuleGroupStatement"]
+        return statement
+
+    assert "ruleActionOverrides" not in common(edge)
+    relaxed = common(edge_program({"waf": {"blockLargeBodies": False}}))
+    assert relaxed["ruleActionOverrides"] == [{"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}]
+    # Only that rule of that group: the other managed groups are untouched.
+    others = [r for r in waf_rules(edge_program({"waf": {"blockLargeBodies": False}}))[1:]]
+    assert sum("ruleActionOverrides" in r["statement"]["managedRuleGroupStatement"] for r in others) == 1

@@ -85,6 +85,15 @@ class WafArgs(Model):
         default=90,
         description="Retention of the `aws-waf-logs-<stack>` log group. Default: 90 days.",
     )
+    block_large_bodies: bool = Field(
+        default=True,
+        description=(
+            "Keep the common rule group's `SizeRestrictions_BODY` rule blocking: a request body over "
+            "8 KB gets 403. Default: on. Off counts such requests instead of blocking them (the rule "
+            "still shows in the WAF metrics and logs), for APIs that take large bodies such as long "
+            "prompts; every other rule of the group keeps blocking."
+        ),
+    )
 
     @field_validator("log_retention_days")
     @classmethod

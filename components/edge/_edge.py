@@ -35,7 +35,7 @@ import pulumi_kubernetes as k8s
 from components import versions
 from components._log_key import log_group_key
 from components.edge import _iam, _values
-from components.edge._args import EdgeArgs
+from components.edge._args import EdgeArgs, WafArgs
 from components.monitoring import IrsaRoleFactory, irsa_role_arn
 
 __all__ = ["INGRESS_CLASS", "Edge"]
@@ -286,7 +286,7 @@ class Edge(pulumi.ComponentResource):
                     ),
                     statement=aws.wafv2.WebAclRuleStatementArgs(
                         managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                            vendor_name="AWS", name=group
+                            vendor_name="AWS", name=group, rule_action_overrides=_overrides(group, waf)
                         )
                     ),
                     visibility_config=_rule_visibility(group),
@@ -368,6 +368,27 @@ def _visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:
     return aws.wafv2.WebAclVisibilityConfigArgs(
         cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
     )
+
+
+#: The common rule group's rule that blocks request bodies over 8 KB (AWS WAF developer guide,
+#: "Core rule set (CRS) managed rule group").
+LARGE_BODY_RULE = ("AWSManagedRulesCommonRuleSet", "SizeRestrictions_BODY")
+
+
+def _overrides(
+    group: str, waf: WafArgs
+) -> list[aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs] | None:
+    """Rules of `group` made to count instead of block, as the WAF settings ask."""
+    if waf.block_large_bodies or group != LARGE_BODY_RULE[0]:
+        return None
+    count = aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseArgs(
+        count=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseCountArgs()
+    )
+    return [
+        aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs(
+            name=LARGE_BODY_RULE[1], action_to_use=count
+        )
+    ]
 
 
 def _rule_visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
