@@ -295,8 +295,11 @@ def chart_values(args: AdmissionArgs, role_arn: pulumi.Input[str]) -> dict[str, 
             "registryClient": {"credentialHelpers": ["default", "amazon"]},
         },
         # Kyverno's webhooks skip the system namespaces, so with the policy failing closed a
-        # Kyverno outage never blocks CoreDNS or the CNI from starting.
-        "config": {"webhooks": [not_system]},
+        # Kyverno outage never blocks CoreDNS or the CNI from starting. A mapping, the chart's
+        # default form: a list is read as webhooks keyed by `name` (chart 3.9.0,
+        # templates/config/_helpers.tpl `kyverno.config.webhooks`), which adds Kyverno's own
+        # namespace to the NotIn list either way.
+        "config": {"webhooks": not_system},
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pydantic
 import pytest
 import yaml
 
+from components import versions
 from components.admission import (
     GITHUB_ISSUER,
     POLICY_NAME,
@@ -185,3 +187,38 @@ def test_fails_rather_than_use_the_ambient_kubeconfig() -> None:
 
     with pytest.raises(Exception, match="no 'kubernetes' provider"):
         synth(program, project="consumer", stack="dev", config={"aws:region": "eu-west-1"})
+
+
+# tests/charts/kyverno-<version>.values-keys.json is the key tree of kyverno/kyverno v1.19.0
+# (commit ee97ce09538b09b6f1b03853cc41a62654d6a58f) charts/kyverno/values.yaml: a key whose
+# default is a non-empty mapping holds its own keys, any other key is null. The chart ships no
+# values.schema.json, so Helm would ignore a misspelt key without a word.
+CHARTS = Path(__file__).resolve().parent / "charts"
+
+
+def _unknown_keys(values: Any, known: Any, path: str = "") -> list[str]:
+    if not isinstance(values, dict) or known is None:
+        return []  # a free-form value (annotations, selectors...) or a scalar
+    unknown = []
+    for key, value in values.items():
+        if key not in known:
+            unknown.append(f"{path}{key}")
+        else:
+            unknown += _unknown_keys(value, known[key], f"{path}{key}.")
+    return unknown
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_kyverno_values_are_keys_of_the_pinned_chart(stack: str) -> None:
+    _, version, _ = versions.KYVERNO
+    known = json.loads((CHARTS / f"kyverno-{version}.values-keys.json").read_text())
+    [release] = [r for r in synth_stack(stack).helm_releases if r["inputs"]["chart"] == "kyverno"]
+    values = release["inputs"]["values"]
+    assert _unknown_keys(values, known) == []
+    misspelt = {**values, "admissionControler": {}, "config": {"webhook": {}}}
+    assert sorted(_unknown_keys(misspelt, known)) == ["admissionControler", "config.webhook"]
+    # The chart's default `config.webhooks` is one mapping (a list is read as named webhooks).
+    assert isinstance(values["config"]["webhooks"], dict)
+    expressions = values["config"]["webhooks"]["namespaceSelector"]["matchExpressions"]
+    assert expressions[0]["operator"] == "NotIn"
+    assert "kube-system" in expressions[0]["values"]
