@@ -222,3 +222,55 @@ def test_the_kyverno_values_are_keys_of_the_pinned_chart(stack: str) -> None:
     expressions = values["config"]["webhooks"]["namespaceSelector"]["matchExpressions"]
     assert expressions[0]["operator"] == "NotIn"
     assert "kube-system" in expressions[0]["values"]
+
+
+@pytest.mark.parametrize("job", ["deploy-staging", "deploy-production"])
+def test_each_deploy_job_builds_scans_signs_attests_and_verifies_before_pulumi_up(job: str) -> None:
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"][job]["steps"]
+
+    def index(predicate: Any) -> int:
+        [i] = [i for i, step in enumerate(steps) if predicate(step)]
+        return i
+
+    def uses(action: str) -> Any:
+        return lambda step: str(step.get("uses", "")).startswith(action + "@")
+
+    def runs(command: str) -> Any:
+        return lambda step: command in str(step.get("run", ""))
+
+    build = index(uses("docker/build-push-action"))
+    assert steps[build]["with"]["sbom"] is True
+    assert steps[build]["with"]["provenance"] == "mode=max"
+    scan = index(uses("aquasecurity/trivy-action"))
+    assert steps[scan]["with"]["severity"] == "CRITICAL,HIGH"
+    assert steps[scan]["with"]["trivyignores"] == ".trivyignore"
+    sign, attest = index(runs("cosign sign ")), index(runs("cosign attest "))
+    verify = index(runs("cosign verify-attestation"))
+    assert "cosign verify " in steps[verify]["run"]
+    up = index(lambda step: (step.get("with") or {}).get("command") == "up")
+    assert build < scan < sign < attest < verify < up
+    assert steps[up]["env"]["IMAGE_DIGEST"] == "${{ steps.build.outputs.digest }}"
+    for kind in ("spdxjson", "slsaprovenance02"):
+        assert f"--type {kind}" in steps[attest]["run"]
+
+
+def trivyignore_problems(text: str) -> list[str]:
+    """Entries of a .trivyignore without a reason (a comment line above) or an expiry (`exp:`)."""
+    lines = text.splitlines()
+    problems = []
+    for i, line in enumerate(lines):
+        if line.strip() and not line.startswith("#"):
+            if not re.fullmatch(r"(CVE|GHSA|AVD)-[\w-]+ exp:\d{4}-\d{2}-\d{2}", line.strip()):
+                problems.append(f"{line}: no exp:YYYY-MM-DD")
+            if i == 0 or not lines[i - 1].startswith("#"):
+                problems.append(f"{line}: no reason above it")
+    return problems
+
+
+def test_the_trivy_ignore_file_gives_a_reason_and_an_expiry_for_every_accepted_finding() -> None:
+    assert trivyignore_problems((REPO / ".trivyignore").read_text()) == []
+    assert trivyignore_problems("# why\nCVE-2026-1234 exp:2027-01-01\n") == []
+    assert trivyignore_problems("CVE-2026-1234\n") == [
+        "CVE-2026-1234: no exp:YYYY-MM-DD",
+        "CVE-2026-1234: no reason above it",
+    ]
