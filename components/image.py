@@ -415,7 +415,11 @@ class ContainerImage(pulumi.ComponentResource):
                     )
                 ],
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # Deleting an Image deletes its pushed tags from the registry (pulumi-docker-build
+            # 0.0.22, Image docstring, "Tag deletion and refreshes"). It is deleted from the state
+            # when a stack switches to images the pipeline builds (`digest`): the image it pushed
+            # may still be running, so the registry keeps it and the lifecycle policy expires it.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
 
         return image.digest

@@ -495,3 +495,12 @@ def test_fails_when_the_configured_digest_is_malformed() -> None:
     [problem] = config_problems("production", {"image": {"digest": "sha256:ABC"}})
     assert "lmagent-infra:image.digest" in problem
     assert "must be an image digest, sha256: and 64 lowercase hex digits" in problem
+
+
+def test_the_built_image_stays_in_the_registry_when_the_stack_stops_building_it(
+    synthesized: SynthResult,
+) -> None:
+    # Switching to the pipeline's digest removes the Image from the stack; its delete would remove
+    # the pushed tag, which running pods may still pull.
+    [image] = synthesized.of_type("docker-build:index:Image")
+    assert image["options"]["retainOnDelete"] is True
