@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
     from components.cluster import EksCluster, EksClusterArgs, NodeGroupArgs, default_cluster_name
     from components.dashboards import red_dashboard, slo_dashboard
     from components.image import ContainerImage, ContainerImageArgs
+    from components.karpenter import Budget, Karpenter, KarpenterArgs, NodePoolArgs
     from components.monitoring import MonitoringArgs, MonitoringStack
     from components.network import Network, NetworkArgs
     from components.slo import Slo, default_slos, slo_rule_groups
@@ -29,15 +30,19 @@ _EXPORTS: dict[str, str] = {
     "AlertThresholds": "components.alerts",
     "AppService": "components.app",
     "AppServiceArgs": "components.app",
+    "Budget": "components.karpenter",
     "ContainerImage": "components.image",
     "ContainerImageArgs": "components.image",
     "EksCluster": "components.cluster",
     "EksClusterArgs": "components.cluster",
+    "Karpenter": "components.karpenter",
+    "KarpenterArgs": "components.karpenter",
     "MonitoringArgs": "components.monitoring",
     "MonitoringStack": "components.monitoring",
     "Network": "components.network",
     "NetworkArgs": "components.network",
     "NodeGroupArgs": "components.cluster",
+    "NodePoolArgs": "components.karpenter",
     "Slo": "components.slo",
     "app_alert_groups": "components.alerts",
     "default_cluster_name": "components.cluster",
@@ -54,15 +59,19 @@ __all__ = [
     "AlertThresholds",
     "AppService",
     "AppServiceArgs",
+    "Budget",
     "ContainerImage",
     "ContainerImageArgs",
     "EksCluster",
     "EksClusterArgs",
+    "Karpenter",
+    "KarpenterArgs",
     "MonitoringArgs",
     "MonitoringStack",
     "Network",
     "NetworkArgs",
     "NodeGroupArgs",
+    "NodePoolArgs",
     "Slo",
     "app_alert_groups",
     "default_cluster_name",

@@ -61,9 +61,13 @@ class Karpenter(pulumi.ComponentResource):
     """
 
     node_role_arn: pulumi.Output[str]
+    """ARN of the IAM role Karpenter's nodes run as (their access entry and instance profile)."""
     node_role_name: pulumi.Output[str]
+    """Name of that node role, for attaching further policies to the nodes."""
     controller_role_arn: pulumi.Output[str]
+    """ARN of the controller's IAM role, which it gets through EKS Pod Identity."""
     queue_name: pulumi.Output[str]
+    """Name of the SQS queue EventBridge feeds spot interruptions and instance events into."""
 
     def __init__(
         self,
