@@ -11,10 +11,18 @@ import pulumi_kubernetes as k8s
 from components._app_args import AppServiceArgs
 from components._app_parts import EgressRule, LivenessProbe, ReadinessProbe, StartupProbe
 
-__all__ = ["RUN_AS", "allow_policy_spec", "deployment_spec"]
+__all__ = ["KARPENTER_NODE_LABEL", "RUN_AS", "allow_policy_spec", "deployment_spec"]
 
 #: UID and GID the container runs as: above 10000 so it is no host user (the reference image's).
 RUN_AS = 10001
+
+#: The label Karpenter puts on every node it launches, valued with the NodePool's name; nodes of a
+#: managed node group never carry it (Karpenter's webhook refuses it in a NodePool's own labels).
+#: kubernetes-sigs/karpenter@v1.14.1: pkg/apis/v1/labels.go (NodePoolLabelKey, a well-known label)
+#: and pkg/controllers/provisioning/scheduling/nodeclaimtemplate.go (NewNodeClaimTemplate labels
+#: each NodeClaim with it and adds it to the claim's requirements, so a pod asking for it can
+#: make Karpenter launch a node).
+KARPENTER_NODE_LABEL = "karpenter.sh/nodepool"
 
 _meta = k8s.meta.v1
 _core = k8s.core.v1
@@ -31,8 +39,13 @@ def deployment_spec(
     account: pulumi.Input[str],
     config: pulumi.Input[str],
     env: list[k8s.core.v1.EnvVarArgs],
+    karpenter_nodes: bool = False,
 ) -> k8s.apps.v1.DeploymentSpecArgs:
-    """The hardened Deployment spec of app `name`: one container, probes, spreading, no token."""
+    """The hardened Deployment spec of app `name`: one container, probes, spreading, no token.
+
+    With `karpenter_nodes` the pods may only run on nodes Karpenter launched (a required node
+    affinity on `KARPENTER_NODE_LABEL`), which leaves the managed node groups to system pods.
+    """
 
     def probe(p: StartupProbe | ReadinessProbe | LivenessProbe) -> k8s.core.v1.ProbeArgs:
         return _core.ProbeArgs(
@@ -109,6 +122,21 @@ def deployment_spec(
             )
         ],
         affinity=_core.AffinityArgs(
+            # Required, not preferred: a preference would let the scheduler fill the system nodes
+            # whenever they have room. No toleration goes with it: Karpenter's nodes carry no taint.
+            node_affinity=_core.NodeAffinityArgs(
+                required_during_scheduling_ignored_during_execution=_core.NodeSelectorArgs(
+                    node_selector_terms=[
+                        _core.NodeSelectorTermArgs(
+                            match_expressions=[
+                                _core.NodeSelectorRequirementArgs(key=KARPENTER_NODE_LABEL, operator="Exists")
+                            ]
+                        )
+                    ]
+                )
+            )
+            if karpenter_nodes
+            else None,
             pod_anti_affinity=_core.PodAntiAffinityArgs(
                 preferred_during_scheduling_ignored_during_execution=[
                     _core.WeightedPodAffinityTermArgs(
@@ -118,7 +146,7 @@ def deployment_spec(
                         ),
                     )
                 ]
-            )
+            ),
         ),
     )
     return k8s.apps.v1.DeploymentSpecArgs(

@@ -179,6 +179,7 @@ class AppService(pulumi.ComponentResource):
         cluster_dns: pulumi.Resource | None = None,
         admission: pulumi.Resource | None = None,
         public_entry: PublicEntry | None = None,
+        karpenter_nodes: bool = False,
         protect: bool | None = None,
         environment: Environment = "production",
         opts: pulumi.ResourceOptions | None = None,
@@ -203,6 +204,12 @@ class AppService(pulumi.ComponentResource):
         `AdmissionController.policy`) the policy that must judge their image before any is
         admitted: the Deployment waits for both, and nothing else here does. Without them, only
         `opts.depends_on` orders the app.
+
+        `karpenter_nodes` (default `False`: no node constraint, the pods run on any node) makes
+        the pods run only on nodes Karpenter launched (required node affinity: label
+        `karpenter.sh/nodepool` exists), keeping them off the managed node groups, which are then
+        left to the system pods. Turn it on only where Karpenter runs with at least one NodePool
+        (`components.Karpenter`): elsewhere the pods would stay Pending.
         """
         # Checked before the component registers, so a mistake leaves nothing half-declared.
         where = f"AppService {name!r}"
@@ -334,6 +341,7 @@ class AppService(pulumi.ComponentResource):
                 account=account.metadata.name,
                 config=config.metadata.name,
                 env=env,
+                karpenter_nodes=karpenter_nodes,
             ),
             opts=pulumi.ResourceOptions.merge(
                 self._opts(),

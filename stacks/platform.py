@@ -164,6 +164,9 @@ def build(settings: Settings) -> None:
             public_entry=public_entry if app.public is not None else None,
             cluster_dns=cluster.addons["coredns"],
             admission=admission.policy,
+            # Karpenter runs in every stack: the apps go to its nodes, the node group keeps the
+            # system pods (README, Karpenter).
+            karpenter_nodes=True,
             protect=cfg.protect,
             environment=cfg.environment,
             opts=pulumi.ResourceOptions(depends_on=after),

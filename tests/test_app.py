@@ -303,6 +303,20 @@ def test_pods_spread_over_zones_and_prefer_distinct_nodes(default_app: SynthResu
     assert anti["podAffinityTerm"]["labelSelector"] == selector
 
 
+def test_pods_may_run_on_any_node_unless_asked_for_karpenter_nodes(default_app: SynthResult) -> None:
+    # Default: no node constraint, so a cluster without Karpenter still schedules the pods.
+    assert "nodeAffinity" not in pod_spec(default_app)["affinity"]
+    assert "nodeSelector" not in pod_spec(default_app)
+    pod = pod_spec(synth_app(karpenter_nodes=True))
+    required = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert required == {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "Exists"}]}]
+    }
+    assert "tolerations" not in pod
+    # The zone spread and the node anti-affinity stay as they were.
+    assert pod["affinity"]["podAntiAffinity"] == pod_spec(default_app)["affinity"]["podAntiAffinity"]
+
+
 def test_selector_leaves_out_labels_that_change_between_releases(default_app: SynthResult) -> None:
     selector = default_app.manifest("Deployment", "lmagent-api")["spec"]["selector"]["matchLabels"]
     assert selector == {

@@ -226,19 +226,74 @@ def test_node_pools_and_the_node_class_pass_their_crds_and_wait_for_them(stack: 
         assert crd_release in resource["dependencies"]
 
 
+def _matches(terms: list[dict[str, Any]], labels: dict[str, str]) -> bool:
+    """Whether a node with `labels` satisfies required node affinity `terms`: the terms are ORed,
+    a term's expressions ANDed (Kubernetes API reference, NodeSelectorRequirement operators)."""
+
+    def one(expr: dict[str, Any]) -> bool:
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        if op == "Exists":
+            return key in labels
+        if op == "DoesNotExist":
+            return key not in labels
+        if op == "In":
+            return labels.get(key) in values
+        if op == "NotIn":
+            return labels.get(key) not in values
+        if op in ("Gt", "Lt") and key in labels:
+            node, want = int(labels[key]), int(values[0])
+            return node > want if op == "Gt" else node < want
+        return False
+
+    return any(all(one(e) for e in term.get("matchExpressions", [])) for term in terms)
+
+
+def _karpenter_node_labels(pool: dict[str, Any]) -> dict[str, str]:
+    """The labels of a node launched from `pool`: the template's labels, `karpenter.sh/nodepool`
+    set to the pool's name, and one allowed value of each requirement
+    (kubernetes-sigs/karpenter@v1.14.1: pkg/controllers/provisioning/scheduling/nodeclaimtemplate.go)."""
+    labels = {**pool["spec"]["template"].get("metadata", {}).get("labels", {})}
+    for req in pool["spec"]["template"]["spec"]["requirements"]:
+        if req["operator"] == "In":
+            labels[req["key"]] = req["values"][0]
+        elif req["operator"] == "Gt":
+            labels[req["key"]] = str(int(req["values"][0]) + 1)
+    return {**labels, "karpenter.sh/nodepool": pool["metadata"]["name"]}
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_no_app_pod_is_tied_to_the_node_groups_so_karpenter_nodes_can_take_it(stack: str) -> None:
+def test_app_pods_run_only_on_karpenter_nodes_and_tolerate_nothing(stack: str) -> None:
     result = synth_stack(stack)
     deployments = [m for m in result.manifests if m["kind"] == "Deployment"]
+    pools = [m for m in result.manifests if m["kind"] == "NodePool"]
     assert deployments
+    assert pools
     for deployment in deployments:
         pod = deployment["spec"]["template"]["spec"]
+        terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"
+        ]
+        assert "tolerations" not in pod
         assert "nodeSelector" not in pod
-        assert "nodeAffinity" not in pod.get("affinity", {})
-        assert not [t for t in pod.get("tolerations", []) if t.get("key") == "CriticalAddonsOnly"]
-    # ...and the pools' nodes carry no taint an app would have to tolerate.
-    for pool in (m for m in result.manifests if m["kind"] == "NodePool"):
-        assert "taints" not in pool["spec"]["template"]["spec"]
+        # Every pool's nodes take the pods...
+        for pool in pools:
+            assert _matches(terms, _karpenter_node_labels(pool)), pool["metadata"]["name"]
+            # ...nothing in the pool rules out the label the pods ask for (the NodePool CRD also
+            # refuses it among the template's labels)...
+            keys = [r["key"] for r in pool["spec"]["template"]["spec"]["requirements"]]
+            assert "karpenter.sh/nodepool" not in keys
+            # ...and the pools' nodes carry no taint an app would have to tolerate.
+            assert "taints" not in pool["spec"]["template"]["spec"]
+        # A managed node group's node, with the labels EKS and the group put on it, does not.
+        for group in result.of_type("aws:eks/nodeGroup:NodeGroup"):
+            node = {
+                **(group["inputs"].get("labels") or {}),
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "eks.amazonaws.com/nodegroup": group["name"],
+                "eks.amazonaws.com/capacityType": group["inputs"]["capacityType"],
+            }
+            assert not _matches(terms, node), group["name"]
 
 
 def test_several_pools_from_config_each_become_a_node_pool() -> None:
