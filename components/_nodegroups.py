@@ -51,11 +51,29 @@ class NodeGroupArgs(Model):
         default="AL2023_x86_64_STANDARD",
         description="EKS-optimised AMI family. Default: Amazon Linux 2023 x86_64 (ARM for Graviton).",
     )
+    # Sized for the system pods alone (the platform's apps run on Karpenter's nodes): Karpenter's
+    # two controllers (500m/1Gi each, required on distinct nodes off Karpenter's own nodes by the
+    # chart's anti-affinity), coredns (2 x 100m/70Mi), the load balancer controller (2 x 100m/128Mi),
+    # external-dns and metrics-server: about 1.6 vCPU and 3 GiB, half of two m6i.large after the
+    # DaemonSets. The monitoring pods (about 2.3 vCPU and 7 GiB in production) fill the rest and
+    # overflow to Karpenter's nodes, which the controller can launch before they exist.
     min_size: int = Field(
-        default=3, ge=0, le=1000, description="Fewest nodes. Default: 3 (one per AZ in production)."
+        default=2,
+        ge=0,
+        le=1000,
+        description=(
+            "Fewest nodes. Default: 2 (spread over the AZs of the private subnets): room for the "
+            "system pods, one Karpenter controller a node."
+        ),
     )
     max_size: int = Field(
-        default=6, ge=1, le=1000, description="Most nodes an autoscaler may run. Default: 6."
+        default=3,
+        ge=1,
+        le=1000,
+        description=(
+            "Most nodes. Default: 3 (one spare). Nothing scales the group on its own (Karpenter "
+            "launches nodes of its own); EKS raises the limit itself while replacing nodes in an update."
+        ),
     )
     desired_size: int | None = Field(
         default=None,

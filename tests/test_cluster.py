@@ -156,8 +156,8 @@ def test_the_cluster_role_has_only_the_eks_cluster_policy(synthesized: SynthResu
 def test_node_groups_match_each_stacks_capacity_and_sizes(stack: str, synthesized: SynthResult) -> None:
     group = only(synthesized, NODE_GROUP)["inputs"]
     expected = {
-        "staging": ("SPOT", ["t3.large", "t3a.large"], 2, 4),
-        "production": ("ON_DEMAND", ["m6i.large"], 3, 6),
+        "staging": ("SPOT", ["t3.large", "t3a.large"], 2, 3),
+        "production": ("ON_DEMAND", ["m6i.large"], 2, 3),
     }[stack]
     scaling = group["scalingConfig"]
     assert (group["capacityType"], group["instanceTypes"], scaling["minSize"], scaling["maxSize"]) == expected
