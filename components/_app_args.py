@@ -114,6 +114,12 @@ class AppServiceArgs(Model):
     lmagentApiDatabaseUrl}`; the values go into the app's Kubernetes Secret and reach the
     container through `secretKeyRef`. Default: none."""
 
+    database: str | None = None
+    """The stack's database (a key of its `databases` section) the app uses: the platform
+    renders its `DATABASE_URL` (credentials rotated by RDS, `sslmode=verify-full`) into a Secret
+    mounted at `/var/run/secrets/lmagent/database` (`DATABASE_URL_FILE` names the file) and
+    allows egress to PostgreSQL (5432) in the private subnets only. Default: none."""
+
     secrets_revision: str = "1"
     """Bump this (any new string) after changing a secret's value: it is a pod-template annotation,
     so the change rolls the pods, which read secrets only at start. Default `1`."""
@@ -259,6 +265,11 @@ class AppServiceArgs(Model):
         both = sorted(set(self.env) & set(self.secret_env))
         if both:
             raise ValueError(f"{', '.join(both)} is in both `env` and `secretEnv`; set it in one of them")
+        taken = sorted({"DATABASE_URL", "DATABASE_URL_FILE"} & (set(self.env) | set(self.secret_env)))
+        if self.database is not None and taken:
+            raise ValueError(
+                f"database {self.database!r} sets {', '.join(taken)} itself; remove it from `env`/`secretEnv`"
+            )
         if self.pre_stop_sleep_seconds >= self.termination_grace_period_seconds:
             raise ValueError(
                 f"preStopSleepSeconds {self.pre_stop_sleep_seconds} leaves no time to shut down "

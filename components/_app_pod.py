@@ -27,6 +27,9 @@ KARPENTER_NODE_LABEL = "karpenter.sh/nodepool"
 _meta = k8s.meta.v1
 _core = k8s.core.v1
 
+#: Where an app's database Secret is mounted; `DATABASE_URL_FILE` names the file in it.
+DATABASE_DIR = "/var/run/secrets/lmagent/database"
+
 
 def deployment_spec(
     args: AppServiceArgs,
@@ -40,11 +43,14 @@ def deployment_spec(
     config: pulumi.Input[str],
     env: list[k8s.core.v1.EnvVarArgs],
     karpenter_nodes: bool = False,
+    database_secret: pulumi.Input[str] | None = None,
 ) -> k8s.apps.v1.DeploymentSpecArgs:
     """The hardened Deployment spec of app `name`: one container, probes, spreading, no token.
 
     With `karpenter_nodes` the pods may only run on nodes Karpenter launched (a required node
     affinity on `KARPENTER_NODE_LABEL`), which leaves the managed node groups to system pods.
+    With `database_secret`, that Secret is mounted read-only at `DATABASE_DIR` (the kubelet
+    rewrites the files when the Secret changes, so a rotated credential reaches running pods).
     """
 
     def probe(p: StartupProbe | ReadinessProbe | LivenessProbe) -> k8s.core.v1.ProbeArgs:
@@ -93,7 +99,15 @@ def deployment_spec(
             seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
         ),
         # The root filesystem is read-only; Python and most runtimes still need a scratch dir.
-        volume_mounts=[_core.VolumeMountArgs(name="tmp", mount_path="/tmp")],  # noqa: S108
+        volume_mounts=[
+            _core.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108
+            # Not a subPath: files under a subPath mount are never updated.
+            *(
+                [_core.VolumeMountArgs(name="database", mount_path=DATABASE_DIR, read_only=True)]
+                if database_secret
+                else []
+            ),
+        ],
     )
     spread = selector
     pod = _core.PodSpecArgs(
@@ -108,7 +122,19 @@ def deployment_spec(
             seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
         ),
         containers=[container],
-        volumes=[_core.VolumeArgs(name="tmp", empty_dir=_core.EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
+        volumes=[
+            _core.VolumeArgs(name="tmp", empty_dir=_core.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
+            *(
+                [
+                    _core.VolumeArgs(
+                        name="database",
+                        secret=_core.SecretVolumeSourceArgs(secret_name=database_secret, default_mode=0o440),
+                    )
+                ]
+                if database_secret
+                else []
+            ),
+        ],
         # Spread over zones (a zone outage leaves pods elsewhere) and prefer distinct nodes;
         # both soft, so a full zone or a small node group never blocks scheduling.
         topology_spread_constraints=[

@@ -40,7 +40,7 @@ from components._app_parts import (
     Resources,
     StartupProbe,
 )
-from components._app_pod import allow_policy_spec, deployment_spec
+from components._app_pod import DATABASE_DIR, allow_policy_spec, deployment_spec
 from components._model import Environment, as_args, check_later, for_environment, parse_quantity
 from components._options import resolve_protect, resolve_provider
 from components.alerts import app_alert_groups
@@ -182,6 +182,7 @@ class AppService(pulumi.ComponentResource):
         karpenter_nodes: bool = False,
         protect: bool | None = None,
         environment: Environment = "production",
+        database_secret: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare the app `name` (its Pulumi name; the Kubernetes name is `args.name`, default
@@ -210,6 +211,9 @@ class AppService(pulumi.ComponentResource):
         `karpenter.sh/nodepool` exists), keeping them off the managed node groups, which are then
         left to the system pods. Turn it on only where Karpenter runs with at least one NodePool
         (`components.Karpenter`): elsewhere the pods would stay Pending.
+        `database_secret` names a Secret in the app's namespace holding `DATABASE_URL` (rendered
+        by an ExternalSecret, see components.database): it is mounted as a file and
+        `DATABASE_URL_FILE` points at it. Default: none.
         """
         # Checked before the component registers, so a mistake leaves nothing half-declared.
         where = f"AppService {name!r}"
@@ -324,6 +328,10 @@ class AppService(pulumi.ComponentResource):
                 )
                 for env_name in sorted(args.secret_env)
             ]
+        if database_secret is not None:
+            # A file, not an env var: the kubelet updates mounted Secret files in place, so the
+            # app reads a rotated credential without a restart (app/lmagent_api/settings.py).
+            env.append(_core.EnvVarArgs(name="DATABASE_URL_FILE", value=f"{DATABASE_DIR}/DATABASE_URL"))
 
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -342,6 +350,7 @@ class AppService(pulumi.ComponentResource):
                 config=config.metadata.name,
                 env=env,
                 karpenter_nodes=karpenter_nodes,
+                database_secret=database_secret,
             ),
             opts=pulumi.ResourceOptions.merge(
                 self._opts(),

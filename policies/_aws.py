@@ -7,6 +7,9 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from pulumi_policy import ReportViolation, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
 from policies._props import get, is_set, items, mapping
 
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
@@ -145,3 +148,68 @@ def check_node_group_launch_template(
         f"launchTemplate is {dict(template) or None!r}; allowed: {{id or name, version}} of a "
         "launch template with metadataOptions.httpTokens 'required'"
     ]
+
+
+RDS_INSTANCE = "aws:rds/instance:Instance"
+BACKUP_SELECTION = "aws:backup/selection:Selection"
+
+
+def check_rds_encrypted(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """The instance's storage is encrypted with a customer-managed key (it cannot be added later)."""
+    problems = []
+    if get(props, "storageEncrypted") is not True:
+        problems.append(f"storageEncrypted is {get(props, 'storageEncrypted')!r}; allowed: true")
+    if not is_set(props, "kmsKeyId"):
+        problems.append(
+            f"kmsKeyId is {props.get('kmsKeyId')!r}; allowed: the ARN of a customer-managed KMS key "
+            "(without one RDS uses the AWS-managed key, whose policy this account cannot change)"
+        )
+    return problems
+
+
+def check_rds_not_public(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """The instance has no public address."""
+    if get(props, "publiclyAccessible") is True:
+        return ["publiclyAccessible is True; allowed: false (reach it from the VPC only)"]
+    return []
+
+
+def check_rds_backed_up(resource_type: str, props: Mapping[str, Any], _: Mapping[str, Any]) -> list[str]:
+    """Automated backups are on (retention of at least one day; 0 turns them off)."""
+    retention = get(props, "backupRetentionPeriod")
+    if isinstance(retention, int | float) and retention >= 1:
+        return []
+    return [f"backupRetentionPeriod is {retention!r}; allowed: 1 to 35 days (0 or unset turns backups off)"]
+
+
+def check_rds_in_backup_plan(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Every RDS instance of the stack is selected by an AWS Backup plan the stack declares.
+
+    The selection names the instance by ARN (`arn:...:db:<identifier>`), unknown in the preview
+    that creates both: then the two are matched by the selection's `resources` depending on the
+    instance."""
+    selections = [r for r in args.resources if r.resource_type == BACKUP_SELECTION]
+    for r in args.resources:
+        if r.resource_type != RDS_INSTANCE:
+            continue
+        selected = any(
+            any(dep.urn == r.urn for dep in s.property_dependencies.get("resources") or [])
+            or _names_arn(s.props, r.props)
+            for s in selections
+        )
+        if not selected:
+            report_violation(
+                f"RDS instance {r.name!r} is in no AWS Backup selection of this stack; allowed: an "
+                "aws.backup.Selection whose resources name the instance (components/database does)",
+                r.urn,
+            )
+
+
+def _names_arn(selection: Any, instance: Any) -> bool:
+    """Whether the selection's resources name the instance's ARN (`...:db:<identifier>`)."""
+    try:
+        identifier = get(instance, "identifier")
+        arns = [str(a) for a in items(get(selection, "resources"))]
+    except (UnknownValueError, KeyError):
+        return False
+    return bool(identifier) and any(a.endswith(f":db:{identifier}") for a in arns)

@@ -30,12 +30,14 @@ from pulumi_policy import (
 )
 
 from policies._aws import (
+    BACKUP_SELECTION,
     DEFAULT_MUTABLE_TAGS,
     ECR_REPOSITORY,
     EKS_CLUSTER,
     LAUNCH_TEMPLATE,
     LOG_GROUP,
     NODE_GROUP,
+    RDS_INSTANCE,
     check_ecr_immutable_tags,
     check_ecr_scan_on_push,
     check_eks_audit_logs,
@@ -44,6 +46,10 @@ from policies._aws import (
     check_launch_template_imdsv2,
     check_log_group_kms,
     check_node_group_launch_template,
+    check_rds_backed_up,
+    check_rds_encrypted,
+    check_rds_in_backup_plan,
+    check_rds_not_public,
 )
 from policies._edge import (
     INGRESS,
@@ -89,6 +95,7 @@ __all__ = [
     "NETWORK_POLICY",
     "NODE_GROUP",
     "POD_SPEC_PATHS",
+    "RDS_INSTANCE",
     "RESOURCE_TYPES",
     "SECRET_PLACEHOLDER",
     "WORKLOADS",
@@ -289,6 +296,40 @@ NO_INTERNET_FACING_SERVICE_LB = _resource_policy(
     severity=_HIGH,
     remediation="Annotate service.beta.kubernetes.io/aws-load-balancer-scheme: internal, or use an Ingress.",
 )
+RDS_ENCRYPTED = _resource_policy(
+    "rds-storage-encrypted",
+    "RDS storage (and so its snapshots and backups) is encrypted with a customer-managed KMS key.",
+    (RDS_INSTANCE,),
+    check_rds_encrypted,
+    severity=_HIGH,
+    remediation="Set storage_encrypted=True and kms_key_id to a customer-managed key at creation "
+    "(components/database does; encryption cannot be added to an existing instance).",
+)
+RDS_NOT_PUBLIC = _resource_policy(
+    "rds-not-publicly-accessible",
+    "RDS instances have no public address.",
+    (RDS_INSTANCE,),
+    check_rds_not_public,
+    severity=_CRITICAL,
+    remediation="Set publicly_accessible=False and place the instance in private subnets.",
+)
+RDS_BACKED_UP = _resource_policy(
+    "rds-automated-backups",
+    "RDS automated backups are on.",
+    (RDS_INSTANCE,),
+    check_rds_backed_up,
+    severity=_HIGH,
+    remediation="Set backup_retention_period to 1-35 days (at least 7 in production).",
+)
+RDS_IN_BACKUP_PLAN = StackValidationPolicy(
+    name="rds-in-backup-plan",
+    description="Every RDS instance is selected by an AWS Backup plan of the stack.",
+    validate=check_rds_in_backup_plan,
+    severity=_HIGH,
+    remediation_steps="Declare an aws.backup.Selection naming the instance's ARN (components/database does).",
+    tags=["security"],
+)
+RESOURCE_TYPES[RDS_IN_BACKUP_PLAN.name] = (RDS_INSTANCE, BACKUP_SELECTION)
 NETWORK_POLICY_PER_NAMESPACE = StackValidationPolicy(
     name="k8s-network-policy-per-namespace",
     description="Every namespace holding a workload has a NetworkPolicy.",
@@ -354,6 +395,10 @@ ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     LOG_GROUP_KMS,
     INTERNET_FACING_LB_TLS_WAF,
     NO_INTERNET_FACING_SERVICE_LB,
+    RDS_ENCRYPTED,
+    RDS_NOT_PUBLIC,
+    RDS_BACKED_UP,
+    RDS_IN_BACKUP_PLAN,
 ]
 
 #: The pack's enforcement when no config file says otherwise: a violation blocks the update.

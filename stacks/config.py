@@ -31,6 +31,8 @@ from components.admission import AdmissionArgs
 from components.app import AppServiceArgs, check_apps
 from components.bootstrap import GithubRepository, PipelineRolesArgs, RunnerArgs, StateBackendArgs
 from components.cluster import RUNNER_CIDRS_LATER, EksClusterArgs
+from components.database import PostgresDatabaseArgs
+from components.database._args import check_identifier
 from components.edge import EdgeArgs, host_in_zone
 from components.image import ContainerImageArgs
 from components.karpenter import KarpenterArgs
@@ -97,12 +99,23 @@ class StackConfig(Model):
         ),
     )
     apps: typing.Annotated[dict[str, AppServiceArgs], AfterValidator(check_apps)] = Field(
-        default_factory=lambda: {"lmagent-api": AppServiceArgs()},
+        default_factory=lambda: {"lmagent-api": AppServiceArgs(database="main")},
         description=(
             "The services to run, app name -> settings (components/app.py `AppServiceArgs`). "
             "Default: the reference service `lmagent-api` with every default (port 8000, probes "
-            "/health and /ready, 2-6 pods, namespace `lmagent`), running the image the stack builds. "
+            "/health and /ready, 2-6 pods, namespace `lmagent`) and the database `main`, running "
+            "the image the stack builds. "
             "Setting the map replaces it: list every app."
+        ),
+    )
+    databases: dict[str, PostgresDatabaseArgs] = Field(
+        default_factory=lambda: {"main": PostgresDatabaseArgs()},
+        description=(
+            "RDS PostgreSQL databases, name -> settings (components/database `PostgresDatabaseArgs`); "
+            "an app uses one with `database: <name>`. Default: `main` with every default (db.m6g.large "
+            "Multi-AZ, 50-200 GiB gp3, 14 days of RDS backups, AWS Backup daily and continuous for 35 "
+            "days in a compliance-locked vault), used by the default app `lmagent-api`. Setting the "
+            "map replaces it: list every database. A database no app uses is still created."
         ),
     )
     image: ContainerImageArgs = Field(
@@ -194,6 +207,24 @@ class StackConfig(Model):
                 "admins in adminPrincipalArns"
             )
         return cluster
+
+    @field_validator("databases")
+    @classmethod
+    def _database_names(cls, value: dict[str, PostgresDatabaseArgs]) -> dict[str, PostgresDatabaseArgs]:
+        for name in value:
+            check_identifier(name)
+        return value
+
+    @model_validator(mode="after")
+    def _apps_name_declared_databases(self) -> StackConfig:
+        for name, app in sorted(self.apps.items()):
+            if app.database is not None and app.database not in self.databases:
+                declared = sorted(self.databases) or "none (declare it under databases)"
+                raise ValueError(
+                    f"apps.{name}.database: names database {app.database!r}, which `databases` does not "
+                    f"declare; allowed: one of {declared}"
+                )
+        return self
 
 
 class Settings(typing.NamedTuple):

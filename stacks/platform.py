@@ -9,8 +9,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.admission import AdmissionController, app_namespaces
-from components.app import AppService, PublicEntry
+from components.app import AppService, EgressRule, PublicEntry
 from components.cluster import EksCluster
+from components.database import POSTGRES_PORT, ExternalSecrets, PostgresDatabase
 from components.edge import Edge
 from components.image import ContainerImage
 from components.karpenter import Karpenter
@@ -118,6 +119,44 @@ def build(settings: Settings) -> None:
         else None
     )
     load_balancers: list[pulumi.Output[str]] = []
+    # The databases, in the private subnets, admitting only the cluster's nodes; the operator that
+    # renders their rotating credentials into the namespaces of the apps that use them.
+    databases = {
+        db_name: PostgresDatabase(
+            f"database-{db_name}",
+            db_args,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            client_security_group_id=cluster.cluster_security_group_id,
+            identifier=f"{cluster_name}-{db_name}",
+            tags=tags,
+            protect=cfg.protect,
+        )
+        for db_name, db_args in sorted(cfg.databases.items())
+    }
+    pulumi.export("databaseEndpoints", {n: db.address for n, db in databases.items()})
+    used = sorted({app.database for app in cfg.apps.values() if app.database is not None})
+    secrets = (
+        ExternalSecrets(
+            "external-secrets",
+            provider=cluster.provider,
+            region=settings.region,
+            irsa=lambda name, namespace, sa, policy: (
+                cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
+            ),
+            secrets=[(databases[n].secret_arn, databases[n].key_arn) for n in used],
+            namespaces=sorted({str(a.namespace) for a in cfg.apps.values() if a.database is not None}),
+            depends_on=[cluster.addons["coredns"]],
+        )
+        if used
+        else None
+    )
+    # PostgreSQL is reachable only in the private subnets, where the databases live.
+    database_egress = EgressRule(
+        description="PostgreSQL in the private subnets",
+        cidrs=[pair.private for pair in subnet_plan(cfg.network)],
+        ports=[POSTGRES_PORT],
+    )
 
     # The admission controller: in the app namespaces, only images this repository's pipeline
     # signed. Each app's Deployment waits for the policy, so none is admitted before it is in force.
@@ -152,6 +191,8 @@ def build(settings: Settings) -> None:
             else None
         )
         after = [creators[namespace]] if namespace in creators else []
+        if app.database is not None:
+            app = app.model_copy(update={"extra_egress": [*app.extra_egress, database_egress]})
         service = AppService(
             app_name,
             app,
@@ -169,12 +210,25 @@ def build(settings: Settings) -> None:
             karpenter_nodes=True,
             protect=cfg.protect,
             environment=cfg.environment,
+            database_secret=f"{app.name or app_name}-database" if app.database is not None else None,
             opts=pulumi.ResourceOptions(depends_on=after),
         )
         if service.load_balancer_hostname is not None:
             load_balancers.append(service.load_balancer_hostname)
         if service.namespace_resource is not None:
             creators[namespace] = service.namespace_resource
+        if app.database is not None and secrets is not None:
+            db = databases[app.database]
+            secrets.database_url(
+                app.name or app_name,
+                namespace,
+                secret_arn=db.secret_arn,
+                host=db.address,
+                port=db.port,
+                database=db.database_name,
+                ca_path=None,
+                depends_on=[creators[namespace]] if namespace in creators else [],
+            )
         urls[app_name] = service.url
         images[app_name] = app.image if app.image is not None else image.image_ref
     pulumi.export("appUrls", urls)

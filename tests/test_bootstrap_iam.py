@@ -149,6 +149,54 @@ PLATFORM_API_CALLS: dict[str, tuple[str, ...]] = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
         "s3:PutEncryptionConfiguration",
     ),
+    # components/database. RDS creates the master secret as the caller (RDS user guide, "Password
+    # management with Amazon RDS and AWS Secrets Manager") and passes the monitoring role.
+    "aws:rds/instance:Instance": (
+        "rds:CreateDBInstance",
+        "rds:ModifyDBInstance",
+        "rds:DeleteDBInstance",
+        "rds:AddTagsToResource",
+        "iam:PassRole",
+        "secretsmanager:CreateSecret",
+        "kms:CreateGrant",
+        "kms:GenerateDataKey",
+    ),
+    "aws:rds/parameterGroup:ParameterGroup": (
+        "rds:CreateDBParameterGroup",
+        "rds:ModifyDBParameterGroup",
+        "rds:DeleteDBParameterGroup",
+    ),
+    "aws:rds/subnetGroup:SubnetGroup": (
+        "rds:CreateDBSubnetGroup",
+        "rds:ModifyDBSubnetGroup",
+        "rds:DeleteDBSubnetGroup",
+    ),
+    "aws:ec2/securityGroup:SecurityGroup": (
+        "ec2:CreateSecurityGroup",
+        "ec2:RevokeSecurityGroupEgress",
+        "ec2:DeleteSecurityGroup",
+    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:ModifySecurityGroupRules",
+    ),
+    "aws:backup/vault:Vault": (
+        "backup:CreateBackupVault",
+        "backup-storage:MountCapsule",
+        "backup:DeleteBackupVault",
+    ),
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": (
+        "backup:PutBackupVaultLockConfiguration",
+        "backup:DeleteBackupVaultLockConfiguration",
+    ),
+    "aws:backup/plan:Plan": ("backup:CreateBackupPlan", "backup:UpdateBackupPlan", "backup:DeleteBackupPlan"),
+    "aws:backup/selection:Selection": (
+        "backup:CreateBackupSelection",
+        "backup:DeleteBackupSelection",
+        "iam:PassRole",
+    ),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"),
     # BuildKit pushes the app image to the stack's repository.
     "docker-build:index:Image": (
         "ecr:GetAuthorizationToken",
@@ -199,7 +247,7 @@ def test_every_call_the_platform_makes_is_authorized_by_the_deploy_role_as_iam_e
 
 def test_every_action_a_bootstrap_policy_grants_exists_and_can_match_the_resources_it_names():
     found = identity_policies()
-    assert len(found) == 16  # 6 deploy parts x 2 stacks, readonly, 2 runner, flow logs
+    assert len(found) == 18  # 7 deploy parts x 2 stacks, readonly, 2 runner, flow logs
     assert {
         name: iam_reference.problems(doc["Statement"])
         for name, doc in found

@@ -46,9 +46,9 @@ def documents(result: SynthResult) -> list[tuple[str, dict[str, Any], bool]]:
 
 def test_every_document_of_the_bootstrap_is_found():
     names = {name for name, _, _ in documents(ready())}
-    # 3 pipeline roles + 2 runner roles + flow logs role trust; 12 deploy parts, readonly, 2
+    # 3 pipeline roles + 2 runner roles + flow logs role trust; 14 deploy parts, readonly, 2
     # runner policies, flow logs policy; 3 key policies; the bucket policy.
-    assert len(names) == 6 + 16 + 3 + 1, sorted(names)
+    assert len(names) == 6 + 18 + 3 + 1, sorted(names)
 
 
 @pytest.mark.parametrize(

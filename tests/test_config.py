@@ -150,3 +150,33 @@ def test_fails_when_production_would_only_audit_unsigned_images():
     [problem] = config_problems("production", {"admission": {"mode": "Audit"}})
     assert "lmagent-infra:admission.mode" in problem
     assert "must be 'Enforce' in production" in problem
+
+
+def test_fails_when_an_app_names_a_database_that_does_not_exist():
+    [line] = problems_of(
+        {"aws:region": "us-east-1", "lmagent-infra:apps": {"lmagent-api": {"database": "orders"}}}
+    )
+    assert "apps.lmagent-api.database: names database 'orders'" in line
+    assert "allowed: one of ['main']" in line
+
+
+@pytest.mark.parametrize(
+    ("database", "needle"),
+    [
+        ({"multiAz": False}, "lmagent-infra:databases.main.multiAz: must be true in production"),
+        ({"backupRetentionDays": 5}, "lmagent-infra:databases.main.backupRetentionDays: must be >= 7 days"),
+        ({"instanceClass": "db.q1.large"}, "unknown instance class family 'q1'"),
+        ({"backupWindow": "04:00-04:30"}, "overlaps maintenanceWindow"),
+    ],
+)
+def test_fails_when_a_production_database_is_unsafe_naming_the_key(database, needle):
+    [line] = problems_of({"aws:region": "us-east-1", "lmagent-infra:databases": {"main": database}})
+    assert line.startswith("Pulumi.staging.yaml: lmagent-infra:databases.main")
+    assert needle in line
+
+
+def test_an_app_without_a_database_gets_neither_the_secret_nor_the_egress():
+    settings = load_with(
+        {"aws:region": "us-east-1", "lmagent-infra:apps": {"lmagent-api": {}}, "lmagent-infra:databases": {}}
+    )
+    assert settings.config.apps["lmagent-api"].database is None

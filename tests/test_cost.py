@@ -226,6 +226,10 @@ CASES: list[tuple[str, list[dict[str, Any]], tuple[float, float, int]]] = [
         (31.36, 0, 3),
     ),
     ("route53 zone", [resource("aws:route53/zone:Zone", "z", {})], (0.50, 0, 1)),
+    # the vault has no fixed charge; usage 50 GB x 0.095 = 4.75 plus 0 GB copied
+    ("backup vault", [resource("aws:backup/vault:Vault", "v", {})], (0, 4.75, 2)),
+    # one standard-resolution alarm: 0.10 a month
+    ("metric alarm", [resource("aws:cloudwatch/metricAlarm:MetricAlarm", "a", {})], (0.10, 0, 1)),
     (
         "cluster-ip service is free",
         [resource("kubernetes:core/v1:Service", "s", svc("ClusterIP"))],

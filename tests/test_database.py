@@ -20,6 +20,7 @@ from components.database import (
 from components.database._args import window_minutes
 from components.testing import SynthResult, synth
 from tests import _crds
+from tests.conftest import STACKS, synth_stack, synth_with
 
 PROD = {"environment": "production"}
 
@@ -74,6 +75,14 @@ def _synth(args: PostgresDatabaseArgs | None = None, *, protect: bool = True) ->
 @pytest.fixture(scope="module")
 def result() -> SynthResult:
     return _synth()
+
+
+def _keys(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [k for key, v in value.items() for k in [key, *_keys(v)]]
+    if isinstance(value, list):
+        return [k for v in value for k in _keys(v)]
+    return []
 
 
 def _one(result: SynthResult, typ: str) -> dict[str, Any]:
@@ -337,3 +346,105 @@ def test_staging_may_relax_what_production_may_not() -> None:
 def test_windows_that_touch_do_not_overlap() -> None:
     PostgresDatabaseArgs(backup_window="03:00-03:30", maintenance_window="sun:03:30-sun:04:00")
     assert window_minutes("sat:23:30-sun:00:30") == [(5 * 1440 + 23 * 60 + 30, 6 * 1440 + 30)]
+
+
+# ---------------------------------------------------------------------------------------------
+# In the stacks
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_both_stacks_declare_the_database_and_everything_around_it(stack: str) -> None:
+    result = synth_stack(stack)
+    for typ in (
+        "aws:rds/instance:Instance",
+        "aws:rds/parameterGroup:ParameterGroup",
+        "aws:rds/subnetGroup:SubnetGroup",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:backup/vault:Vault",
+        "aws:backup/plan:Plan",
+        "aws:backup/selection:Selection",
+    ):
+        assert len(result.of_type(typ)) == 1, typ
+    inst = _one(result, "aws:rds/instance:Instance")
+    production = stack == "production"
+    assert inst["inputs"]["multiAz"] is production
+    assert inst["inputs"]["deletionProtection"] is production
+    assert inst["options"]["protect"] is production
+    assert ("finalSnapshotIdentifier" in inst["inputs"]) is production
+    locks = result.of_type("aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+    assert len(locks) == (1 if production else 0)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_database_admits_the_cluster_security_group_the_nodes_carry(stack: str) -> None:
+    result = synth_stack(stack)
+    (rule,) = result.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    cluster = result.named("cluster-eks")
+    assert rule["inputs"]["referencedSecurityGroupId"].startswith("sg-")
+    assert cluster["urn"] in rule["dependencies"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_app_may_reach_5432_only_in_the_private_subnets(stack: str) -> None:
+    result = synth_stack(stack)
+    policy = result.manifest("NetworkPolicy", "lmagent-api-allow", "lmagent")
+    to_5432 = [
+        rule
+        for rule in policy["spec"]["egress"]
+        if {"port": 5432, "protocol": "TCP"} in rule.get("ports", [])
+    ]
+    (rule,) = to_5432
+    subnets = sorted(
+        s["inputs"]["cidrBlock"] for s in result.of_type("aws:ec2/subnet:Subnet") if "-private-" in s["name"]
+    )
+    assert subnets
+    assert sorted(peer["ipBlock"]["cidr"] for peer in rule["to"]) == subnets
+    assert all(set(peer) == {"ipBlock"} and "except" not in peer["ipBlock"] for peer in rule["to"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_app_reads_its_database_url_from_a_mounted_file(stack: str) -> None:
+    result = synth_stack(stack)
+    deployment = result.manifest("Deployment", "lmagent-api", "lmagent")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {
+        "name": "DATABASE_URL_FILE",
+        "value": "/var/run/secrets/lmagent/database/DATABASE_URL",
+    } in container["env"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "database")
+    assert volume["secret"]["secretName"] == "lmagent-api-database"
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "database")
+    assert mount["readOnly"] is True and "subPath" not in mount
+    es = result.manifest("ExternalSecret", "lmagent-api-database", "lmagent")
+    assert es["spec"]["target"]["name"] == "lmagent-api-database"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_resources_and_outputs_hold_no_password(stack: str) -> None:
+    result = synth_stack(stack)
+    text = result.to_json()
+    inst = _one(result, "aws:rds/instance:Instance")["inputs"]
+    assert "password" not in inst and inst["manageMasterUserPassword"] is True
+    # Whatever names a password in the database's resources is a flag or a reference, no value.
+    database = [r for r in result.resources if r["name"].startswith(("database-", "external-secrets"))]
+    keys = {k for r in database for k in _keys(r["inputs"]) if "password" in k.lower()}
+    assert keys == {"manageMasterUserPassword"}
+    es = result.manifest("ExternalSecret", "lmagent-api-database", "lmagent")
+    assert {d["remoteRef"]["property"] for d in es["spec"]["data"]} == {"username", "password"}
+    assert "password" not in json.dumps(result.outputs).lower()
+    assert '"masterPassword"' not in text
+
+
+def test_an_app_without_a_database_is_unchanged() -> None:
+    plain = synth_with("staging", {"lmagent-infra:apps": {"lmagent-api": {}}})
+    assert plain.of_type("kubernetes:external-secrets.io/v1:ExternalSecret") == []
+    assert plain.of_type("kubernetes:helm.sh/v3:Release") == [
+        r
+        for r in plain.of_type("kubernetes:helm.sh/v3:Release")
+        if r["inputs"]["chart"] != "external-secrets"
+    ]
+    policy = plain.manifest("NetworkPolicy", "lmagent-api-allow", "lmagent")
+    assert all({"port": 5432, "protocol": "TCP"} not in r.get("ports", []) for r in policy["spec"]["egress"])
+    pod = plain.manifest("Deployment", "lmagent-api", "lmagent")["spec"]["template"]["spec"]
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"]

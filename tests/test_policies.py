@@ -118,6 +118,17 @@ def workload(
     return {"metadata": {"name": "api", "namespace": namespace}, path[0]: inner}
 
 
+def rds(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "engine": "postgres",
+        "storageEncrypted": True,
+        "kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/abc",
+        "publiclyAccessible": False,
+        "backupRetentionPeriod": 7,
+    }
+    return {**base, **changes}
+
+
 def cluster(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "name": "lmagent",
@@ -408,6 +419,16 @@ VIOLATIONS: list[tuple[ResourceValidationPolicy, str, dict[str, Any], str]] = [
         {"name": "/aws/eks/demo/cluster", "kmsKeyId": ""},
         "kmsKeyId is ''",
     ),
+    (rules.RDS_ENCRYPTED, rules.RDS_INSTANCE, rds(storageEncrypted=False), "storageEncrypted is False"),
+    (rules.RDS_ENCRYPTED, rules.RDS_INSTANCE, rds(kmsKeyId=None), "kmsKeyId is None"),
+    (rules.RDS_NOT_PUBLIC, rules.RDS_INSTANCE, rds(publiclyAccessible=True), "publiclyAccessible is True"),
+    (rules.RDS_BACKED_UP, rules.RDS_INSTANCE, rds(backupRetentionPeriod=0), "backupRetentionPeriod is 0"),
+    (
+        rules.RDS_BACKED_UP,
+        rules.RDS_INSTANCE,
+        rds(backupRetentionPeriod=None),
+        "backupRetentionPeriod is None",
+    ),
     (
         rules.EKS_ENDPOINT,
         rules.EKS_CLUSTER,
@@ -505,6 +526,9 @@ COMPLIANT: list[tuple[ResourceValidationPolicy, str, dict[str, Any]]] = [
         rules.LOG_GROUP,
         {"name": "/aws/eks/demo/cluster", "kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/abc"},
     ),
+    (rules.RDS_ENCRYPTED, rules.RDS_INSTANCE, rds()),
+    (rules.RDS_NOT_PUBLIC, rules.RDS_INSTANCE, rds()),
+    (rules.RDS_BACKED_UP, rules.RDS_INSTANCE, rds()),
     (rules.EKS_ENDPOINT, rules.EKS_CLUSTER, cluster()),
     (
         rules.EKS_ENDPOINT,
@@ -1001,6 +1025,7 @@ def test_the_pack_serves_every_policy_mandatory_by_default(analyzer: Any) -> Non
         "eks-network-policy-enforced",
         "k8s-namespace-default-deny",
         "k8s-images-verified-at-admission",
+        "rds-in-backup-plan",
     ]
 
 
@@ -1234,3 +1259,38 @@ def test_a_stack_without_its_admission_policy_fails_the_pack(stack: str) -> None
         "namespace 'lmagent' holds Deployment 'lmagent-api-deployment'"
     ]
     assert admission_violations(_policy_resources(result)) == []
+
+
+def _backup_violations(resources: list[PolicyResource]) -> list[tuple[str, str | None]]:
+    found: list[tuple[str, str | None]] = []
+    rules.RDS_IN_BACKUP_PLAN.validate(
+        StackValidationArgs(resources), lambda m, urn=None: found.append((m, urn))
+    )
+    return found
+
+
+def test_fails_when_an_rds_instance_is_in_no_backup_selection() -> None:
+    db = stack_resource(rules.RDS_INSTANCE, "db", rds(identifier="main"))
+    other = stack_resource(
+        "aws:backup/selection:Selection", "sel", {"resources": ["arn:aws:rds:eu-west-1:1:db:x"]}
+    )
+    assert _backup_violations([db, other]) == [
+        (
+            "RDS instance 'db' is in no AWS Backup selection of this stack; allowed: an aws.backup.Selection "
+            "whose resources name the instance (components/database does)",
+            db.urn,
+        )
+    ]
+
+
+def test_a_selection_naming_the_instance_passes_by_arn_or_by_dependency() -> None:
+    db = stack_resource(rules.RDS_INSTANCE, "db", rds(identifier="main"))
+    by_arn = stack_resource(
+        "aws:backup/selection:Selection", "sel", {"resources": ["arn:aws:rds:eu-west-1:1:db:main"]}
+    )
+    assert _backup_violations([db, by_arn]) == []
+    by_dependency = PolicyResource(
+        "aws:backup/selection:Selection", {"resources": []}, "urn:sel", "sel", _opts(), None, None, [db],
+        {"resources": [db]},
+    )  # fmt: skip
+    assert _backup_violations([db, by_dependency]) == []

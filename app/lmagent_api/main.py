@@ -16,7 +16,7 @@ from lmagent_api.logs import configure_logging
 from lmagent_api.metrics import Metrics
 from lmagent_api.middleware import ObservabilityMiddleware
 from lmagent_api.readiness import Lifecycle, Readiness, check_database
-from lmagent_api.settings import Settings
+from lmagent_api.settings import Settings, SettingsError
 from lmagent_api.tracing import create_tracer_provider
 
 logger = logging.getLogger("lmagent_api")
@@ -81,10 +81,18 @@ def create_app(settings: Settings | None = None, lifecycle: Lifecycle | None = N
     @app.get("/ready", tags=["probes"], responses={503: {"description": "Not ready"}})
     async def ready() -> JSONResponse:
         """Readiness: not shutting down and, when DATABASE_URL is set, the database answers."""
+        try:
+            database = settings.current_database()
+        except SettingsError as exc:  # the mounted file went missing or holds no usable URL
+            database, problem = None, str(exc)
+        else:
+            problem = None
         if lifecycle.shutting_down:
             result = Readiness(ready=False, reason="shutting down")
-        elif settings.database is not None:
-            result = await check_database(settings.database, settings.database_timeout_seconds)
+        elif problem is not None:
+            result = Readiness(ready=False, reason=problem)
+        elif database is not None:
+            result = await check_database(database, settings.database_timeout_seconds)
         else:
             result = Readiness(ready=True, reason="no dependencies configured")
         return JSONResponse(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 # Ports used when DATABASE_URL names a scheme but no port, so `postgresql://db/app` still works.
@@ -51,6 +52,11 @@ class Settings:
     database: DatabaseTarget | None = None
     """DATABASE_URL. Default unset: readiness does not depend on a database."""
 
+    database_url_file: Path | None = None
+    """DATABASE_URL_FILE: a file holding the URL instead (a mounted Kubernetes Secret). Default
+    unset. It is read again at every use (`current_database`), so a credential the platform
+    rotates reaches the running process when the kubelet rewrites the file, without a restart."""
+
     database_timeout_seconds: float = 1.0
     """LMAGENT_DATABASE_TIMEOUT_SECONDS. Default 1 s: shorter than a readiness probe's timeout,
     so a hung database makes the probe fail rather than time out."""
@@ -73,14 +79,25 @@ class Settings:
     port: int = 8000
     """LMAGENT_PORT. Default 8000: the port the image EXPOSEs and the probes use."""
 
+    def current_database(self) -> DatabaseTarget | None:
+        """Where the database is now: DATABASE_URL_FILE read afresh, else DATABASE_URL."""
+        if self.database_url_file is None:
+            return self.database
+        return parse_database_url(_read_url(self.database_url_file))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build the settings from `env` (default: the process environment)."""
         env = os.environ if env is None else env
+        url_file = Path(env["DATABASE_URL_FILE"]) if env.get("DATABASE_URL_FILE") else None
+        if url_file is not None and env.get("DATABASE_URL"):
+            raise SettingsError("DATABASE_URL and DATABASE_URL_FILE are both set; set one of them")
+        url = _read_url(url_file) if url_file is not None else env.get("DATABASE_URL", "")
         return cls(
             service_name=env.get("OTEL_SERVICE_NAME") or "lmagent-api",
             otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
-            database=parse_database_url(env.get("DATABASE_URL", "")),
+            database=parse_database_url(url),
+            database_url_file=url_file,
             database_timeout_seconds=_positive_float(env, "LMAGENT_DATABASE_TIMEOUT_SECONDS", 1.0),
             fault_endpoint=_flag(env, "LMAGENT_FAULT_ENDPOINT"),
             drain_seconds=_non_negative_float(env, "LMAGENT_DRAIN_SECONDS", 5.0),
@@ -114,6 +131,13 @@ def parse_database_url(url: str) -> DatabaseTarget | None:
             f"port or use one of the schemes {sorted(DEFAULT_PORTS)}"
         )
     return DatabaseTarget(host=parts.hostname, port=port)
+
+
+def _read_url(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"DATABASE_URL_FILE={str(path)!r} cannot be read: {exc.strerror}") from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

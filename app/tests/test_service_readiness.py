@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -198,3 +199,42 @@ def test_fails_when_a_setting_has_a_value_the_service_cannot_run_with(
     assert variable in str(caught.value)
     assert repr(value) in str(caught.value)
     assert allowed in str(caught.value)
+
+
+def test_a_database_url_file_is_read_again_at_every_readiness_check(
+    make_client: MakeClient, listening_port: int, free_port: int, tmp_path: Path
+) -> None:
+    # The platform mounts the database Secret as a file; the kubelet rewrites it after a rotation.
+    url_file = tmp_path / "DATABASE_URL"
+    url_file.write_text(f"postgresql://app:old@127.0.0.1:{free_port}/app?sslmode=verify-full")
+    settings = Settings.from_env({"DATABASE_URL_FILE": str(url_file)})
+    client = make_client(database=settings.database, database_url_file=settings.database_url_file)
+    assert client.get("/ready").status_code == 503
+
+    url_file.write_text(f"postgresql://app:new@127.0.0.1:{listening_port}/app?sslmode=verify-full")
+
+    response = client.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["reason"] == f"database 127.0.0.1:{listening_port} reachable"
+
+
+def test_not_ready_when_the_database_url_file_disappears(make_client: MakeClient, tmp_path: Path) -> None:
+    url_file = tmp_path / "DATABASE_URL"
+    url_file.write_text("postgresql://app:s3cret@db.internal:5432/app")
+    client = make_client(database_url_file=url_file)
+    url_file.unlink()
+
+    response = client.get("/ready")
+
+    assert response.status_code == 503
+    assert "DATABASE_URL_FILE" in response.json()["reason"] and "s3cret" not in response.text
+
+
+def test_fails_when_both_database_url_and_its_file_are_set(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL and DATABASE_URL_FILE are both set"):
+        Settings.from_env({"DATABASE_URL": "postgresql://db/app", "DATABASE_URL_FILE": str(tmp_path / "u")})
+
+
+def test_fails_at_start_when_the_database_url_file_cannot_be_read(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"DATABASE_URL_FILE='.*missing' cannot be read"):
+        Settings.from_env({"DATABASE_URL_FILE": str(tmp_path / "missing")})

@@ -100,7 +100,11 @@ def deploy_policies(
     roles = [f"{iam}:role/{prefix}*" for prefix in PLATFORM_ROLE_PREFIXES]
     policies = [f"{iam}:policy/{PLATFORM_POLICY_PREFIX}*"]
     logs = f"arn:aws:logs:{region}:{account}:log-group"
-    log_groups = [f"{logs}:/aws/eks/{cluster}/*", f"{logs}:/aws/vpc/*"]
+    log_groups = [
+        f"{logs}:/aws/eks/{cluster}/*",
+        f"{logs}:/aws/vpc/*",
+        f"{logs}:/aws/rds/instance/{cluster}-*",
+    ]
     log_groups += [f"{g}:*" for g in log_groups]
     ec2_creates = [
         "ec2:AllocateAddress",
@@ -109,6 +113,7 @@ def deploy_policies(
         "ec2:CreateLaunchTemplate",
         "ec2:CreateNatGateway",
         "ec2:CreateRouteTable",
+        "ec2:CreateSecurityGroup",
         "ec2:CreateSubnet",
         "ec2:CreateVpc",
         "ec2:CreateVpcEndpoint",
@@ -180,6 +185,12 @@ def deploy_policies(
                 "ec2:ReplaceRoute",
                 "ec2:CreateLaunchTemplateVersion",
                 "ec2:ModifyLaunchTemplate",
+                # The databases' security groups and their one ingress rule each.
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:DeleteSecurityGroup",
+                "ec2:ModifySecurityGroupRules",
+                "ec2:RevokeSecurityGroupEgress",
+                "ec2:RevokeSecurityGroupIngress",
             ],
             resources=[f"{ec2}:*"],
         ),
@@ -360,7 +371,9 @@ def deploy_policies(
             {
                 "StringEquals": {
                     "iam:PassedToService": [
+                        "backup.amazonaws.com",
                         "eks.amazonaws.com",
+                        "monitoring.rds.amazonaws.com",
                         "pods.eks.amazonaws.com",
                         "vpc-flow-logs.amazonaws.com",
                     ]
@@ -371,7 +384,15 @@ def deploy_policies(
             "CreateEksServiceLinkedRoles",
             ["iam:CreateServiceLinkedRole"],
             [f"{iam}:role/aws-service-role/*"],
-            {"StringEquals": {"iam:AWSServiceName": ["eks.amazonaws.com", "eks-nodegroup.amazonaws.com"]}},
+            {
+                "StringEquals": {
+                    "iam:AWSServiceName": [
+                        "eks.amazonaws.com",
+                        "eks-nodegroup.amazonaws.com",
+                        "rds.amazonaws.com",
+                    ]
+                }
+            },
         ),
         *_tagged(
             "ClusterOidcProvider",
@@ -507,6 +528,98 @@ def deploy_policies(
         ),
     ]
     parts["edge"] = _edge_statements(stack, account, region)
+    # RDS, AWS Backup and alarms (components/database): instances, groups and snapshots named
+    # `<cluster>-<database>`, vaults and alarms `rds-<cluster>-*`.
+    rds = f"arn:aws:rds:{region}:{account}"
+    parts["database"] = [
+        allow(
+            "ManageThisStacksDatabases",
+            [
+                "rds:AddTagsToResource",
+                "rds:CreateDBInstance",
+                "rds:CreateDBParameterGroup",
+                "rds:CreateDBSubnetGroup",
+                "rds:DeleteDBInstance",
+                "rds:DeleteDBParameterGroup",
+                "rds:DeleteDBSubnetGroup",
+                "rds:DescribeDBParameters",
+                "rds:ListTagsForResource",
+                "rds:ModifyDBInstance",
+                "rds:ModifyDBParameterGroup",
+                "rds:ModifyDBSubnetGroup",
+                "rds:RemoveTagsFromResource",
+            ],
+            [
+                f"{rds}:db:{cluster}-*",
+                f"{rds}:pg:{cluster}-*",
+                f"{rds}:subgrp:{cluster}-*",
+                f"{rds}:snapshot:{cluster}-*",
+                f"{rds}:og:default:*",
+            ],
+        ),
+        allow(
+            "ReadDatabases",
+            ["rds:DescribeDBInstances", "rds:DescribeDBParameterGroups", "rds:DescribeDBSubnetGroups"],
+            "*",
+        ),
+        # manage_master_user_password: RDS creates the secret as the caller (RDS user guide,
+        # "Password management with Amazon RDS and AWS Secrets Manager", required permissions).
+        allow(
+            "LetRdsKeepTheMasterSecret",
+            [
+                "secretsmanager:CreateSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:RotateSecret",
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+            ],
+            [f"arn:aws:secretsmanager:{region}:{account}:secret:rds!*"],
+        ),
+        allow(
+            "EncryptTheSecretWithThisStacksKeys",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [f"arn:aws:kms:{region}:{account}:key/*"],
+            {"StringEquals": {"aws:ResourceTag/stack": stack}},
+        ),
+        allow(
+            "ManageThisStacksBackups",
+            [
+                "backup:CreateBackupPlan",
+                "backup:CreateBackupSelection",
+                "backup:CreateBackupVault",
+                "backup:DeleteBackupPlan",
+                "backup:DeleteBackupSelection",
+                "backup:DeleteBackupVault",
+                "backup:DeleteBackupVaultLockConfiguration",
+                "backup:DescribeBackupVault",
+                "backup:GetBackupPlan",
+                "backup:GetBackupSelection",
+                "backup:ListTags",
+                "backup:PutBackupVaultLockConfiguration",
+                "backup:TagResource",
+                "backup:UntagResource",
+                "backup:UpdateBackupPlan",
+            ],
+            [
+                f"arn:aws:backup:{region}:{account}:backup-vault:rds-{cluster}-*",
+                f"arn:aws:backup:{region}:{account}:backup-plan:*",
+            ],
+        ),
+        # A vault's storage (AWS Backup developer guide, "Permissions to create a vault").
+        allow("BackupVaultStorage", ["backup-storage:MountCapsule"], "*"),
+        allow(
+            "ThisStacksDatabaseAlarms",
+            [
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:ListTagsForResource",
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+            ],
+            [f"arn:aws:cloudwatch:{region}:{account}:alarm:rds-{cluster}-*"],
+        ),
+    ]
     return {part: document(statements) for part, statements in parts.items()}
 
 

@@ -34,6 +34,11 @@ WILDCARD_RESOURCE_EXCEPTIONS: dict[str, str] = {
     # role's stack can be created.
     "eks:CreateCluster": "the action has no resource type in the EKS actions table; conditioned on "
     "aws:RequestTag/stack",
+    # AWS Backup mounts a vault's storage as the caller when the vault is created; the
+    # backup-storage actions table lists no resource type for it (AWS Backup developer guide,
+    # "Permissions to create a backup vault").
+    "backup-storage:MountCapsule": "the backup-storage actions table lists no resource type; needed to "
+    "create a backup vault",
     # CodeBuild creates and deletes the runner's network interface in the VPC when a build
     # starts and ends; the CodeBuild user guide ("Allow CodeBuild access to AWS services required
     # to create a VPC network interface") grants these on "*" because no interface exists before.

@@ -33,8 +33,8 @@ BOOTSTRAP_PROJECT = "lmagent-infra-bootstrap"
 
 #: Pulumi names of the components that create IAM roles: their roles are auto-named
 #: `<component>-<role>-<random>` (components/cluster.py, components/network.py,
-#: components/karpenter/).
-PLATFORM_ROLE_PREFIXES = ("cluster-", "network-", "karpenter-")
+#: components/karpenter/, the databases' `database-<name>` components).
+PLATFORM_ROLE_PREFIXES = ("cluster-", "network-", "karpenter-", "database-")
 
 #: The customer managed policies the platform creates and attaches: the Karpenter controller's,
 #: auto-named `karpenter-controller-<part>-<random>` (components/karpenter/_iam.py).
@@ -49,10 +49,14 @@ PLATFORM_MANAGED_POLICY_ARNS = (
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+    # components/database: enhanced monitoring, and AWS Backup's service role.
+    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
 )
 
 #: The managed policies a deploy role is made of, in the order `deploy_policies` returns them.
-DEPLOY_POLICY_PARTS = ("state", "network", "cluster", "iam", "data", "edge")
+DEPLOY_POLICY_PARTS = ("state", "network", "cluster", "iam", "data", "edge", "database")
 
 #: GitHub's OIDC issuer (GitHub docs, "About security hardening with OpenID Connect").
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"

@@ -103,9 +103,6 @@ class PostgresDatabase(pulumi.ComponentResource):
             ),
             opts=guarded,
         )
-        aws.kms.Alias(
-            f"{name}-key-alias", name=f"alias/rds-{identifier}", target_key_id=key.key_id, opts=child
-        )
 
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
@@ -127,9 +124,9 @@ class PostgresDatabase(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # No egress rule: the instance starts no connection of its own (a security group without
-        # inline rules declared this way has none; the default allow-all egress is only added to
-        # groups created without rules by the console).
+        # No egress rule: the instance starts no connection of its own, and the provider removes
+        # the allow-all egress rule AWS adds to a new group (pulumi_aws ec2.SecurityGroup
+        # docstring, "NOTE on Egress rules").
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-sg-postgres",
             aws.vpc.SecurityGroupIngressRuleArgs(
@@ -186,7 +183,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                     kms_key_id=logs_key.arn,
                     tags=self._tags,
                 ),
-                opts=child,
+                opts=guarded,
             )
             for kind in _LOG_EXPORTS
         ]

@@ -197,5 +197,19 @@ def rds_instance(ctx: Context, r: dict[str, Any]) -> list[Line]:
     ]  # fmt: skip
 
 
+def backup_vault(ctx: Context, r: dict[str, Any]) -> list[Line]:
+    # AWS Backup bills what the vault holds (recovery points of RDS: snapshots and the continuous
+    # backup's data) and cross-region copies; the vault itself has no charge.
+    return [
+        ctx.line("Recovery points (snapshots, continuous)", ctx.figure("storageGb"), "backup.rds.storage",
+                 usage=True),
+        ctx.line("Copies to a second region", ctx.figure("monthlyCopiedGb"), "backup.rds.copy", usage=True),
+    ]  # fmt: skip
+
+
+def metric_alarm(ctx: Context, r: dict[str, Any]) -> list[Line]:
+    return [ctx.line("Alarm (standard resolution)", 1, "cloudwatch.alarm.standard")]
+
+
 def hosted_zone(ctx: Context, r: dict[str, Any]) -> list[Line]:
     return [ctx.line("Hosted zone", 1, "route53.hosted-zone")]
