@@ -184,6 +184,7 @@ CHARTS: dict[str, Callable[[Context, Mapping[str, Any]], list[Line]]] = {
     "karpenter": _stateless("karpenter"),
     "karpenter-crd": _stateless("karpenter-crd"),
     "kyverno": _stateless("kyverno"),  # controllers only: policy reports live in etcd
+    "external-secrets": _stateless("external-secrets"),
 }
 
 
