@@ -134,6 +134,7 @@ CRD_RELEASES = {
     "kubernetes:karpenter.sh/": "karpenter-crd",
     "kubernetes:karpenter.k8s.aws/": "karpenter-crd",
     "kubernetes:kyverno.io/": "admission-kyverno",
+    "kubernetes:external-secrets.io/": "external-secrets-release",
 }
 
 
@@ -148,6 +149,7 @@ def test_every_custom_resource_waits_for_the_release_that_installs_its_crd(stack
         assert {r["name"]: late(g, r, required) for r in custom if late(g, r, required)} == {}
     assert kinds >= {"ServiceMonitor", "PrometheusRule", "IngressClassParams", "NodePool", "EC2NodeClass"}
     assert "ClusterPolicy" in kinds
+    assert kinds >= {"ClusterSecretStore", "ExternalSecret"}
     # Every custom resource kind on the cluster is in the table above.
     groups = {r["type"].rsplit("/", 1)[0] + "/" for r in on_the_cluster(g) if r["custom"]}
     builtin = {"kubernetes:core/", "kubernetes:apps/", "kubernetes:networking.k8s.io/", "kubernetes:policy/"}

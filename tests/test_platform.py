@@ -230,7 +230,10 @@ def test_production_sets_nothing_but_its_region_environment_access_path_and_publ
     assert config["lmagent-infra:cluster"] == {"endpointPublicAccess": True}
     # The zone and the public host name the deployment; no default could, and they relax nothing.
     assert set(config["lmagent-infra:edge"]) == {"zone"}
-    assert config["lmagent-infra:apps"] == {"lmagent-api": {"public": {"host": "api.example.com"}}}
+    # Listing the app replaces the default map, so the app names its database again.
+    assert config["lmagent-infra:apps"] == {
+        "lmagent-api": {"database": "main", "public": {"host": "api.example.com"}}
+    }
 
 
 def test_diff_shows_the_documented_differences_and_names_the_rest() -> None:
