@@ -253,6 +253,22 @@ class EksClusterArgs(Model):
             raise ValueError(f"node group names must be lowercase letters, digits and '-' (bad: {bad})")
         return value
 
+    @field_validator("node_groups")
+    @classmethod
+    def _two_system_nodes_in_production(
+        cls, value: dict[str, NodeGroupArgs], info: ValidationInfo
+    ) -> dict[str, NodeGroupArgs]:
+        # Karpenter's two controllers need two nodes it did not launch: the chart requires
+        # karpenter.sh/nodepool DoesNotExist and one replica per hostname, spread over zones
+        # (aws/karpenter-provider-aws@v1.14.1: charts/karpenter/values.yaml, `affinity`).
+        if in_production(info) and not any(g.min_size >= 2 for g in value.values()):
+            sizes = {name: g.min_size for name, g in value.items()}
+            raise ValueError(
+                "production needs a node group with minSize >= 2, so Karpenter's two controllers "
+                f"and the system pods have two nodes in two AZs (minSize: {sizes})"
+            )
+        return value
+
 
 def _principal(arn: str) -> str:
     if not isinstance(arn, str) or not re.match(_PRINCIPAL, arn):

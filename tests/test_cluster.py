@@ -393,6 +393,20 @@ def test_fails_when_min_size_exceeds_max_size() -> None:
     ), problems
 
 
+def test_production_keeps_two_system_nodes_and_staging_may_run_one() -> None:
+    one = {"nodeGroups": {"general": {"minSize": 1, "maxSize": 3}}}
+    problems = _problems("production", one)
+    assert any(
+        "lmagent-infra:cluster.nodeGroups: production needs a node group with minSize >= 2" in p
+        and "{'general': 1}" in p
+        for p in problems
+    ), problems
+    # Staging accepts it (one node: the second controller stays Pending, which staging may live with).
+    staging = synth_with("staging", {"cluster": one})
+    (group,) = staging.of_type(NODE_GROUP)
+    assert group["inputs"]["scalingConfig"]["minSize"] == 1
+
+
 def test_fails_when_desired_size_is_outside_min_and_max() -> None:
     problems = _problems(
         "production", {"nodeGroups": {"general": {"minSize": 2, "maxSize": 3, "desiredSize": 9}}}
