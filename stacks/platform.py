@@ -8,10 +8,11 @@ from typing import NamedTuple
 import pulumi
 import pulumi_aws as aws
 
+from components._app_pod import DATABASE_DIR
 from components.admission import AdmissionController, app_namespaces
 from components.app import AppService, EgressRule, PublicEntry
 from components.cluster import EksCluster
-from components.database import POSTGRES_PORT, ExternalSecrets, PostgresDatabase
+from components.database import POSTGRES_PORT, RDS_CA_KEY, ExternalSecrets, PostgresDatabase
 from components.edge import Edge
 from components.image import ContainerImage
 from components.karpenter import Karpenter
@@ -226,7 +227,9 @@ def build(settings: Settings) -> None:
                 host=db.address,
                 port=db.port,
                 database=db.database_name,
-                ca_path=None,
+                # The region's RDS CAs ride in the same Secret, mounted beside DATABASE_URL.
+                ca_path=f"{DATABASE_DIR}/{RDS_CA_KEY}",
+                region=settings.region,
                 depends_on=[creators[namespace]] if namespace in creators else [],
             )
         urls[app_name] = service.url

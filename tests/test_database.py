@@ -448,3 +448,64 @@ def test_an_app_without_a_database_is_unchanged() -> None:
     assert all({"port": 5432, "protocol": "TCP"} not in r.get("ports", []) for r in policy["spec"]["egress"])
     pod = plain.manifest("Deployment", "lmagent-api", "lmagent")["spec"]["template"]["spec"]
     assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The RDS certificate authorities in the pod
+
+
+def test_the_rendered_secret_carries_the_regions_rds_cas_and_the_url_names_them(synthesized):
+    from components._app_pod import DATABASE_DIR
+    from components.database import RDS_CA_KEY, rds_ca_bundle
+
+    [secret] = [m for m in synthesized.manifests if m["kind"] == "ExternalSecret"]
+    data = secret["spec"]["target"]["template"]["data"]
+    assert f"sslrootcert={DATABASE_DIR}/{RDS_CA_KEY}" in data["DATABASE_URL"]
+    assert "sslmode=verify-full" in data["DATABASE_URL"]
+    assert data[RDS_CA_KEY] == rds_ca_bundle("eu-west-1")
+    # The same Secret is what the pod mounts at DATABASE_DIR.
+    [deployment] = [
+        m
+        for m in synthesized.manifests
+        if m["kind"] == "Deployment" and m["metadata"]["name"] == "lmagent-api"
+    ]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["database"]["secret"]["secretName"] == secret["spec"]["target"]["name"]
+
+
+def test_the_bundle_holds_the_ca_the_instance_is_signed_by_and_only_valid_certificates():
+    import datetime
+    import ssl
+    import tempfile
+
+    from components.database import rds_ca_bundle
+    from components.versions import RDS_CA_IDENTIFIER
+
+    bundle = rds_ca_bundle("eu-west-1")
+    # rds-ca-rsa2048-g1 -> "Amazon RDS eu-west-1 Root CA RSA2048 G1" (RDS user guide, CAs).
+    kind = RDS_CA_IDENTIFIER.removeprefix("rds-ca-").removesuffix("-g1").upper()
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as f:
+        f.write(bundle)
+        f.flush()
+        context = ssl.create_default_context(cafile=f.name)
+    certs = context.get_ca_certs()
+    subjects = [dict(x[0] for x in c["subject"])["commonName"] for c in certs]
+    assert f"Amazon RDS eu-west-1 Root CA {kind} G1" in subjects
+    now = datetime.datetime.now(datetime.UTC)
+    expired = [c for c in certs if ssl.cert_time_to_seconds(c["notAfter"]) < now.timestamp()]
+    assert expired == []
+
+
+def test_fails_for_a_region_without_a_known_rds_ca():
+    from components.database import rds_ca_bundle
+
+    with pytest.raises(ValueError, match="no Amazon RDS certificate authority known for 'mars-east-1'"):
+        rds_ca_bundle("mars-east-1")
+
+
+def test_the_committed_cas_are_what_the_pinned_npm_package_gives():
+    # tools/rds-ca: `npm ci` there (make test-deps does), then the generator in check mode.
+    from tests._tools import REPO, run
+
+    checked = run("node", str(REPO / "tools" / "rds-ca" / "generate.js"), "--check")
+    assert checked.returncode == 0, checked.stderr

@@ -147,3 +147,41 @@ def test_the_api_reference_builds_from_the_docstrings(tmp_path):
     page = (out / "components.html").read_text()
     assert [name for name in components.__all__ if f'id="{name}"' not in page] == []
     assert (out / "components" / "testing.html").is_file()
+
+
+def _packages_on_disk() -> set[str]:
+    found = set()
+    for top in ("components", "stacks"):
+        for init in (REPO / top).rglob("__init__.py"):
+            found.add(".".join(init.parent.relative_to(REPO).parts))
+    return found
+
+
+def test_the_wheel_holds_every_package_and_its_data():
+    # What `pip install` of this repository installs: setuptools' own discovery, with the
+    # pyproject.toml settings. A package left out breaks `import components` for consumers.
+    import tomllib
+
+    import setuptools
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    include = config["packages"]["find"]["include"]
+    packaged = set(setuptools.find_packages(where=str(REPO), include=include))
+    assert packaged == _packages_on_disk()
+    data = config["package-data"]
+    for package, patterns in data.items():
+        for pattern in patterns:
+            assert list((REPO / package.replace(".", "/")).glob(pattern)), f"{package}: {pattern}"
+    non_python = {
+        p.relative_to(REPO).as_posix()
+        for top in ("components", "stacks")
+        for p in (REPO / top).rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
+    declared = {
+        p.relative_to(REPO).as_posix()
+        for package, patterns in data.items()
+        for pattern in patterns
+        for p in (REPO / package.replace(".", "/")).glob(pattern)
+    }
+    assert non_python - declared == set()

@@ -3,15 +3,23 @@ Operator that renders its rotating credentials into the apps' namespaces."""
 
 from components.database._args import BackupArgs, DatabaseAlarms, PostgresDatabaseArgs
 from components.database._component import POSTGRES_PORT, PostgresDatabase
-from components.database._secrets import DATABASE_URL_KEY, ExternalSecrets, database_url_template
+from components.database._secrets import (
+    DATABASE_URL_KEY,
+    RDS_CA_KEY,
+    ExternalSecrets,
+    database_url_template,
+    rds_ca_bundle,
+)
 
 __all__ = [
     "DATABASE_URL_KEY",
     "POSTGRES_PORT",
+    "RDS_CA_KEY",
     "BackupArgs",
     "DatabaseAlarms",
     "ExternalSecrets",
     "PostgresDatabase",
     "PostgresDatabaseArgs",
     "database_url_template",
+    "rds_ca_bundle",
 ]
