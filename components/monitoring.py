@@ -47,6 +47,7 @@ import pulumi_kubernetes as k8s
 
 from components import _monitoring_values as values
 from components import versions
+from components._bucket import private_bucket_settings
 from components._model import Environment, as_args, for_environment
 from components._monitoring_args import (
     AlertmanagerArgs,
@@ -384,41 +385,7 @@ class MonitoringStack(pulumi.ComponentResource):
             opts=self._aws_opts(**keep),
         )
         child = self._aws_opts()
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-logs-encryption",
-            aws.s3.BucketServerSideEncryptionConfigurationInitArgs(
-                bucket=bucket.id,
-                rules=[
-                    aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                        apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                        ),
-                        # One data key per bucket instead of per object: far fewer KMS calls.
-                        bucket_key_enabled=True,
-                    )
-                ],
-            ),
-            opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-logs-public-access",
-            aws.s3.BucketPublicAccessBlockArgs(
-                bucket=bucket.id,
-                block_public_acls=True,
-                block_public_policy=True,
-                ignore_public_acls=True,
-                restrict_public_buckets=True,
-            ),
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-logs-ownership",
-            aws.s3.BucketOwnershipControlsArgs(
-                bucket=bucket.id,
-                rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            ),
-            opts=child,
-        )
+        private_bucket_settings(f"{name}-logs", bucket, key_arn=key.arn, parent=self)
         # No versioning: Loki's compactor deletes expired chunks on purpose, and the lifecycle
         # rule is the retention backstop; old versions would only keep deleted logs around.
         aws.s3.BucketLifecycleConfiguration(
@@ -443,11 +410,6 @@ class MonitoringStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.s3.BucketPolicy(
-            f"{name}-logs-policy",
-            aws.s3.BucketPolicyArgs(bucket=bucket.id, policy=bucket.arn.apply(_deny_insecure)),
-            opts=child,
-        )
         return bucket.bucket, bucket.arn, key.arn
 
 
@@ -460,24 +422,6 @@ def irsa_role_arn(where: str, made: object) -> pulumi.Input[str]:
     raise TypeError(
         f"{where}: irsa: returned {type(made).__name__}; allowed: an aws.iam.Role or its ARN "
         "(a string or an Output of one)"
-    )
-
-
-def _deny_insecure(bucket_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        }
     )
 
 

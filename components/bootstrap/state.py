@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator
 
+from components._bucket import private_bucket_settings
 from components._model import Model
 from components.bootstrap._policies import state_key_policy
 
@@ -72,26 +73,6 @@ class StateBackendArgs(Model):
         return value
 
 
-def _tls_only(bucket_arn: str) -> str:
-    """Bucket policy: refuse every request not made over TLS (S3 user guide, aws:SecureTransport)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        },
-        sort_keys=True,
-    )
-
-
 class StateBackend(pulumi.ComponentResource):
     """The state bucket (versioned, SSE-KMS, TLS-only, private, owner-enforced) and its KMS key.
 
@@ -149,40 +130,7 @@ class StateBackend(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            aws.s3.BucketServerSideEncryptionConfigurationInitArgs(
-                bucket=bucket.id,
-                rules=[
-                    aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                        apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                        ),
-                        bucket_key_enabled=True,
-                    )
-                ],
-            ),
-            opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            aws.s3.BucketPublicAccessBlockArgs(
-                bucket=bucket.id,
-                block_public_acls=True,
-                block_public_policy=True,
-                ignore_public_acls=True,
-                restrict_public_buckets=True,
-            ),
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            aws.s3.BucketOwnershipControlsArgs(
-                bucket=bucket.id,
-                rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            ),
-            opts=child,
-        )
+        private_bucket_settings(name, bucket, key_arn=key.arn, parent=self)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             aws.s3.BucketLifecycleConfigurationArgs(
@@ -202,11 +150,6 @@ class StateBackend(pulumi.ComponentResource):
                     )
                 ],
             ),
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            aws.s3.BucketPolicyArgs(bucket=bucket.id, policy=bucket.arn.apply(_tls_only)),
             opts=child,
         )
 
