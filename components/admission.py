@@ -8,15 +8,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import Field, ValidationInfo, field_validator
 
 from components import versions
+from components._helm import pinned_release
 from components._model import Environment, Model, as_args, for_environment, in_production
 from components._monitoring_network import IMDS, dns_egress
 from components._options import resolve_provider
-from components.monitoring import IrsaRoleFactory
+from components.monitoring import IrsaRoleFactory, irsa_role_arn
 
 #: GitHub Actions' OIDC issuer: the identity cosign keyless signing puts in the certificate.
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -427,21 +427,14 @@ class AdmissionController(pulumi.ComponentResource):
             SERVICE_ACCOUNT,
             pulumi.Output.from_input(repository_arns).apply(lambda arns: ecr_read_policy(list(arns))),
         )
-        role_arn = made.arn if isinstance(made, aws.iam.Role) else made
-        chart, version, repo = versions.KYVERNO
-        release = k8s.helm.v3.Release(
+        role_arn = irsa_role_arn(f"AdmissionController {name!r}", made)
+        release = pinned_release(
             f"{name}-kyverno",
-            k8s.helm.v3.ReleaseArgs(
-                name=RELEASE,
-                chart=chart,
-                version=version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
-                namespace=namespace,
-                values=chart_values(args, role_arn),
-                max_history=10,
-                timeout=600,
-                cleanup_on_fail=True,
-            ),
+            versions.KYVERNO,
+            release=RELEASE,
+            namespace=namespace,
+            values=chart_values(args, role_arn),
+            timeout=600,
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
                 pulumi.ResourceOptions(depends_on=[cluster_dns] if cluster_dns is not None else []),

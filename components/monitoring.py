@@ -48,6 +48,7 @@ import pulumi_kubernetes as k8s
 from components import _monitoring_values as values
 from components import versions
 from components._bucket import private_bucket_settings
+from components._helm import pinned_release
 from components._model import Environment, as_args, for_environment
 from components._monitoring_args import (
     AlertmanagerArgs,
@@ -341,21 +342,14 @@ class MonitoringStack(pulumi.ComponentResource):
         protect: bool = False,
         retain_on_delete: bool = False,
     ) -> k8s.helm.v3.Release:
-        chart_name, version, repo = chart
-        return k8s.helm.v3.Release(
+        return pinned_release(
             f"{self._name}-{role}",
-            k8s.helm.v3.ReleaseArgs(
-                name=release,
-                chart=chart_name,
-                version=version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
-                namespace=namespace,
-                values=chart_values,
-                max_history=10,
-                # kube-prometheus-stack's CRD job and first volume binds take minutes.
-                timeout=900,
-                cleanup_on_fail=True,
-            ),
+            chart,
+            release=release,
+            namespace=namespace,
+            values=chart_values,
+            # kube-prometheus-stack's CRD job and first volume binds take minutes.
+            timeout=900,
             opts=self._k8s_opts(
                 # Every release runs pods that resolve service names before they are ready.
                 depends_on=[*self._dns, *(depends_on or [])],

@@ -18,6 +18,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components._helm import pinned_release
 from components._monitoring_network import IMDS, dns_egress
 from components.versions import EXTERNAL_SECRETS
 
@@ -134,20 +135,13 @@ class ExternalSecrets(pulumi.ComponentResource):
                 spec=spec,
                 opts=k8s_opts,
             )
-        chart, version, repo = EXTERNAL_SECRETS
-        self.release = k8s.helm.v3.Release(
+        self.release = pinned_release(
             f"{name}-release",
-            k8s.helm.v3.ReleaseArgs(
-                name="external-secrets",
-                chart=chart,
-                version=version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
-                namespace=namespace.metadata.name,
-                values=chart_values(role_arn),
-                max_history=10,
-                timeout=600,
-                cleanup_on_fail=True,
-            ),
+            EXTERNAL_SECRETS,
+            release="external-secrets",
+            namespace=namespace.metadata.name,
+            values=chart_values(role_arn),
+            timeout=600,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
         )
         self.store_name = STORE_NAME

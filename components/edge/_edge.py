@@ -33,6 +33,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import versions
+from components._helm import pinned_release
 from components._log_key import log_group_key
 from components.edge import _iam, _values
 from components.edge._args import EdgeArgs, WafArgs
@@ -196,19 +197,12 @@ class Edge(pulumi.ComponentResource):
     def _release(
         self, role: str, chart: tuple[str, str, str], release: str, chart_values: Mapping[str, Any]
     ) -> k8s.helm.v3.Release:
-        chart_name, version, repo = chart
-        return k8s.helm.v3.Release(
+        return pinned_release(
             f"{self._name}-{role}",
-            k8s.helm.v3.ReleaseArgs(
-                name=release,
-                chart=chart_name,
-                version=version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
-                namespace="kube-system",
-                values=chart_values,
-                max_history=10,
-                cleanup_on_fail=True,
-            ),
+            chart,
+            release=release,
+            namespace="kube-system",
+            values=chart_values,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self._dns),
         )
 

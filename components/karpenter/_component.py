@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import versions
+from components._helm import pinned_release
 from components._monitoring_values import DASHBOARD_LABEL
 from components.karpenter._args import KarpenterArgs, NodePoolArgs
 from components.karpenter._dashboard import karpenter_dashboard
@@ -44,11 +45,6 @@ INTERRUPTION_EVENTS = (
         "EC2 Capacity Reservation Instance Interruption Warning",
     ),
 )
-
-
-def _oci(chart: tuple[str, str, str]) -> tuple[str, str]:
-    name, version, repository = chart
-    return f"{repository}/{name}", version
 
 
 class Karpenter(pulumi.ComponentResource):
@@ -134,37 +130,25 @@ class Karpenter(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
         )
 
-        crd_chart, crd_version = _oci(versions.KARPENTER_CRD)
-        crds = k8s.helm.v3.Release(
+        crds = pinned_release(
             f"{name}-crd",
-            k8s.helm.v3.ReleaseArgs(
-                name="karpenter-crd",
-                chart=crd_chart,
-                version=crd_version,
-                namespace=args.namespace,
-                values={},
-                max_history=10,
-                cleanup_on_fail=True,
-            ),
+            versions.KARPENTER_CRD,
+            release="karpenter-crd",
+            namespace=args.namespace,
+            values={},
             # No pods, but the test of every release for cluster DNS holds it to the same order.
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
         )
-        chart, version = _oci(versions.KARPENTER)
         after: list[pulumi.Resource] = [crds, association, *depends_on]
-        controller = k8s.helm.v3.Release(
+        controller = pinned_release(
             f"{name}-controller",
-            k8s.helm.v3.ReleaseArgs(
-                name="karpenter",
-                chart=chart,
-                version=version,
-                namespace=args.namespace,
-                # The CRDs belong to the release above, which upgrades them.
-                skip_crds=True,
-                values=self._values(args, cluster, queue.name),
-                max_history=10,
-                timeout=600,
-                cleanup_on_fail=True,
-            ),
+            versions.KARPENTER,
+            release="karpenter",
+            namespace=args.namespace,
+            # The CRDs belong to the release above, which upgrades them.
+            skip_crds=True,
+            values=self._values(args, cluster, queue.name),
+            timeout=600,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after),
         )
 
