@@ -80,6 +80,43 @@ def _anywhere() -> k8s.networking.v1.NetworkPolicyPeerArgs:
     return _net.NetworkPolicyPeerArgs(ip_block=_net.IPBlockArgs(cidr="0.0.0.0/0", except_=[IMDS]))
 
 
+def webhook_controller_policies(
+    allow_name: str, webhook_port: int
+) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
+    """The policies of a namespace holding one controller with an admission webhook (External
+    Secrets, Kyverno): deny all; then name lookups, HTTPS out to anywhere but the metadata address
+    (the API server, AWS APIs, the controller's own endpoints), and `webhook_port` in from any
+    source, since the EKS control plane calls it from addresses in the cluster's subnets that no
+    component here knows. `allow_name` names the allow policy."""
+    everything = _meta.LabelSelectorArgs()
+    return {
+        "default-deny": _net.NetworkPolicySpecArgs(
+            pod_selector=everything, policy_types=["Ingress", "Egress"]
+        ),
+        allow_name: _net.NetworkPolicySpecArgs(
+            pod_selector=everything,
+            policy_types=["Ingress", "Egress"],
+            ingress=[
+                _net.NetworkPolicyIngressRuleArgs(
+                    from_=[_net.NetworkPolicyPeerArgs(ip_block=_net.IPBlockArgs(cidr="0.0.0.0/0"))],
+                    ports=[_net.NetworkPolicyPortArgs(port=webhook_port, protocol="TCP")],
+                )
+            ],
+            egress=[
+                dns_egress(),
+                _net.NetworkPolicyEgressRuleArgs(
+                    to=[
+                        _net.NetworkPolicyPeerArgs(
+                            ip_block=_net.IPBlockArgs(cidr="0.0.0.0/0", except_=[IMDS])
+                        )
+                    ],
+                    ports=[_net.NetworkPolicyPortArgs(port=443, protocol="TCP")],
+                ),
+            ],
+        ),
+    }
+
+
 def dns_egress() -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
     """Name lookups to the cluster's CoreDNS (kube-system, `k8s-app: kube-dns`)."""
     return _net.NetworkPolicyEgressRuleArgs(

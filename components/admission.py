@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from components import versions
 from components._helm import pinned_release
 from components._model import Environment, Model, as_args, for_environment, in_production
-from components._monitoring_network import IMDS, dns_egress
+from components._monitoring_network import webhook_controller_policies
 from components._options import resolve_provider
 from components.monitoring import IrsaRoleFactory, irsa_role_arn
 
@@ -325,30 +325,7 @@ def network_policies() -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
     API server, ECR and STS (IRSA) and Sigstore (Rekor, Fulcio's roots through TUF); the control
     plane calling its webhooks, from addresses in the cluster's subnets this component does not
     know, hence any source on that one port."""
-    net, meta = k8s.networking.v1, k8s.meta.v1
-    everything = meta.LabelSelectorArgs()
-    anywhere = net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr="0.0.0.0/0", except_=[IMDS]))
-    return {
-        "default-deny": net.NetworkPolicySpecArgs(
-            pod_selector=everything, policy_types=["Ingress", "Egress"]
-        ),
-        "allow-kyverno": net.NetworkPolicySpecArgs(
-            pod_selector=everything,
-            policy_types=["Ingress", "Egress"],
-            ingress=[
-                net.NetworkPolicyIngressRuleArgs(
-                    from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr="0.0.0.0/0"))],
-                    ports=[net.NetworkPolicyPortArgs(port=WEBHOOK_PORT, protocol="TCP")],
-                )
-            ],
-            egress=[
-                dns_egress(),
-                net.NetworkPolicyEgressRuleArgs(
-                    to=[anywhere], ports=[net.NetworkPolicyPortArgs(port=443, protocol="TCP")]
-                ),
-            ],
-        ),
-    }
+    return webhook_controller_policies("allow-kyverno", WEBHOOK_PORT)
 
 
 class AdmissionController(pulumi.ComponentResource):

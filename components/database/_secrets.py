@@ -19,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components._helm import pinned_release
-from components._monitoring_network import IMDS, dns_egress
+from components._monitoring_network import webhook_controller_policies
 from components.versions import EXTERNAL_SECRETS
 
 __all__ = [
@@ -261,32 +261,5 @@ def chart_values(role_arn: pulumi.Input[str]) -> Mapping[str, object]:
 
 def network_policies() -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
     """The operator namespace: deny all, then DNS, HTTPS out (API server, Secrets Manager, STS)
-    except the metadata address, and the webhook port in (called by the EKS control plane from
-    addresses in the cluster's subnets, hence any source on that port)."""
-    everything = _meta.LabelSelectorArgs()
-    return {
-        "default-deny": _net.NetworkPolicySpecArgs(
-            pod_selector=everything, policy_types=["Ingress", "Egress"]
-        ),
-        "allow-external-secrets": _net.NetworkPolicySpecArgs(
-            pod_selector=everything,
-            policy_types=["Ingress", "Egress"],
-            ingress=[
-                _net.NetworkPolicyIngressRuleArgs(
-                    from_=[_net.NetworkPolicyPeerArgs(ip_block=_net.IPBlockArgs(cidr="0.0.0.0/0"))],
-                    ports=[_net.NetworkPolicyPortArgs(port=WEBHOOK_PORT, protocol="TCP")],
-                )
-            ],
-            egress=[
-                dns_egress(),
-                _net.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        _net.NetworkPolicyPeerArgs(
-                            ip_block=_net.IPBlockArgs(cidr="0.0.0.0/0", except_=[IMDS])
-                        )
-                    ],
-                    ports=[_net.NetworkPolicyPortArgs(port=443, protocol="TCP")],
-                ),
-            ],
-        ),
-    }
+    except the metadata address, and the webhook port in (from the EKS control plane)."""
+    return webhook_controller_policies("allow-external-secrets", WEBHOOK_PORT)
