@@ -359,3 +359,19 @@ def test_the_entry_point_pulumi_runs_from_bootstrap_declares_the_same_resources(
     )
     assert [r["urn"] for r in result.resources] == [r["urn"] for r in committed().resources]
     assert result.outputs == committed().outputs
+
+
+def test_only_the_trusted_accounts_jobs_start_a_runner_when_they_are_listed():
+    # CodeBuild user guide, "Best practices for using webhooks": ACTOR_ACCOUNT_ID on public repos.
+    result = synth_bootstrap({"runners": {"connectionReady": True, "trustedActorIds": [583231, 9919]}})
+    for hook in result.of_type("aws:codebuild/webhook:Webhook"):
+        (group,) = hook["inputs"]["filterGroups"]
+        filters = {f["type"]: f["pattern"] for f in group["filters"]}
+        assert filters["ACTOR_ACCOUNT_ID"] == "^(9919|583231)$"  # sorted, so the pattern is stable
+        assert filters["EVENT"] == "WORKFLOW_JOB_QUEUED"
+
+
+@pytest.mark.parametrize("ids", [[0], [5, 5], ["octocat"]])
+def test_fails_when_a_trusted_actor_is_not_a_github_account_id(ids):
+    lines = problems({"runners": {"connectionReady": True, "trustedActorIds": ids}})
+    assert any("runners.trustedActorIds" in line for line in lines), lines

@@ -77,6 +77,16 @@ class RunnerArgs(Model):
             "WORKFLOW_NAME). Default: `infra`, the deployment workflow; CI keeps GitHub's runners."
         ),
     )
+    trusted_actor_ids: list[int] = Field(
+        default=[],
+        description=(
+            "GitHub account IDs (numbers: `gh api users/<login> --jq .id`) whose queued jobs may start "
+            "a runner (webhook filter ACTOR_ACCOUNT_ID on the event's sender). Default: none, and any "
+            "queued `workflowName` job starts one: fine for a private repository; on a public one a "
+            "fork's pull request could run on the runner, so list the maintainers (CodeBuild user "
+            "guide, 'Best practices for using webhooks')."
+        ),
+    )
     build_timeout_minutes: int = Field(
         default=60,
         ge=5,
@@ -92,6 +102,19 @@ class RunnerArgs(Model):
     @classmethod
     def _retention_is_valid(cls, value: int) -> int:
         return check_retention(value)
+
+    @field_validator("trusted_actor_ids")
+    @classmethod
+    def _actor_ids_are_ids(cls, value: list[int]) -> list[int]:
+        bad = [v for v in value if v <= 0]
+        if bad or len(set(value)) != len(value):
+            raise ValueError(f"must be distinct positive GitHub account IDs (bad: {bad or 'a repeated id'})")
+        return value
+
+
+def actor_pattern(ids: list[int]) -> str | None:
+    """The ACTOR_ACCOUNT_ID filter's regular expression matching exactly `ids`, or None for no filter."""
+    return f"^({'|'.join(str(i) for i in sorted(ids))})$" if ids else None
 
 
 class GithubRunners(pulumi.ComponentResource):
@@ -280,6 +303,16 @@ class GithubRunners(pulumi.ComponentResource):
                                 # events (CloudFormation)", its fourth filter group).
                                 aws.codebuild.WebhookFilterGroupFilterArgs(
                                     type="WORKFLOW_NAME", pattern=f"^{args.workflow_name}$"
+                                ),
+                                # Only these accounts' jobs (the payload's sender.id).
+                                *(
+                                    [
+                                        aws.codebuild.WebhookFilterGroupFilterArgs(
+                                            type="ACTOR_ACCOUNT_ID", pattern=pattern
+                                        )
+                                    ]
+                                    if (pattern := actor_pattern(args.trusted_actor_ids))
+                                    else []
                                 ),
                             ]
                         )
