@@ -125,8 +125,8 @@ class ContainerImageArgs(Model):
         le=10000,
         description=(
             "How many tagged images the lifecycle policy keeps (the newest by push time); older "
-            "ones expire, untagged ones after 1 day. Default: 30, enough to roll back a month of "
-            "daily deploys."
+            "ones expire, and untagged artifacts (signatures, attestations) are never expired by "
+            "age. Default: 30, enough to roll back a month of daily deploys."
         ),
     )
     force_delete: bool = Field(
@@ -236,20 +236,17 @@ class ContainerImageArgs(Model):
         return problems
 
     def lifecycle_policy(self) -> dict[str, Any]:
-        """The ECR lifecycle policy document: expire untagged images, keep the newest tagged ones."""
+        """The ECR lifecycle policy document: keep the newest tagged images and the build cache.
+
+        No rule selects untagged artifacts. The signatures and attestations CI attaches to an image
+        (cosign 3's Sigstore bundles, OCI referrers) and the manifests inside an image index carry
+        no tag, and ECR's lifecycle rules act on such artifacts like on images
+        (aws/containers-roadmap#2613): an untagged-expiry rule would delete the signature of a
+        running image, and the admission policy would then refuse its next pod. The cost is that
+        replaced build-cache manifests stay; their layers are mostly shared with the images kept.
+        """
         return {
             "rules": [
-                {
-                    "rulePriority": 1,
-                    "description": "Expire untagged images (replaced cache and build leftovers) after 1 day",
-                    "selection": {
-                        "tagStatus": "untagged",
-                        "countType": "sinceImagePushed",
-                        "countUnit": "days",
-                        "countNumber": 1,
-                    },
-                    "action": {"type": "expire"},
-                },
                 {
                     # An image matched by a higher-priority rule cannot be expired by a lower one:
                     # this rule shields the one build-cache image from the count below.

@@ -99,14 +99,11 @@ def test_the_lifecycle_policy_applies_to_the_repository(synthesized: SynthResult
     assert one(synthesized, LIFECYCLE)["inputs"]["repository"] == "lmagent-api-repository"
 
 
-def test_the_lifecycle_policy_expires_untagged_images_after_one_day(synthesized: SynthResult) -> None:
-    assert rule(synthesized, 1)["selection"] == {
-        "tagStatus": "untagged",
-        "countType": "sinceImagePushed",
-        "countUnit": "days",
-        "countNumber": 1,
-    }
-    assert rule(synthesized, 1)["action"] == {"type": "expire"}
+def test_the_lifecycle_policy_never_expires_untagged_artifacts(synthesized: SynthResult) -> None:
+    # Signatures and attestations are untagged OCI referrers; the admission policy needs them for
+    # as long as the image runs (aws/containers-roadmap#2613: lifecycle rules act on them).
+    statuses = {r["selection"]["tagStatus"] for r in policy(synthesized)["rules"]}
+    assert statuses == {"tagged"}
 
 
 def test_the_lifecycle_policy_keeps_the_newest_30_tagged_images(synthesized: SynthResult) -> None:
