@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-__all__ = ["log_group_key", "log_key_policy"]
+__all__ = ["encrypted_log_group", "log_group_key", "log_key_policy"]
 
 #: What the Logs service needs of the key (the user guide's list, no more).
 LOGS_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
@@ -79,6 +79,43 @@ def log_group_key(
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=policy,
+            tags=dict(tags),
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+
+
+def encrypted_log_group(
+    name: str,
+    *,
+    log_group_name: pulumi.Input[str],
+    retention_days: int,
+    account: pulumi.Input[str],
+    region: pulumi.Input[str],
+    purpose: str,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    protect: bool,
+) -> aws.cloudwatch.LogGroup:
+    """The log group `log_group_name` (resource `name`) with a retention and its own key
+    (resource `<name>-key`, see `log_group_key`); both protected with `protect`. Declared before
+    whatever writes to it, or the service creates the group itself, unencrypted and never expiring."""
+    key = log_group_key(
+        f"{name}-key",
+        account=account,
+        region=region,
+        log_group_name=log_group_name,
+        purpose=purpose,
+        tags=tags,
+        parent=parent,
+        protect=protect,
+    )
+    return aws.cloudwatch.LogGroup(
+        name,
+        aws.cloudwatch.LogGroupArgs(
+            name=log_group_name,
+            retention_in_days=retention_days,
+            kms_key_id=key.arn,
             tags=dict(tags),
         ),
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),

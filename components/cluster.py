@@ -16,7 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components import versions
 from components._addons import AFTER_NODES, BEFORE_NODES, addons, gp3_storage_class
-from components._log_key import log_group_key
+from components._log_key import encrypted_log_group
 from components._model import (
     Environment,
     InputStr,
@@ -476,26 +476,17 @@ class EksCluster(pulumi.ComponentResource):
         # without this key).
         log_group_name = f"/aws/eks/{physical}/cluster"
         region = aws.get_region_output(opts=invoke).region
-        logs_key = log_group_key(
-            f"{name}-logs-key",
+        # The audit trail: protected with the cluster, so no update can delete it.
+        logs = encrypted_log_group(
+            f"{name}-logs",
+            log_group_name=log_group_name,
+            retention_days=args.log_retention_days,
             account=aws.get_caller_identity_output(opts=invoke).account_id,
             region=region,
-            log_group_name=log_group_name,
             purpose=f"EKS {physical} control plane logs",
             tags=self._tags,
             parent=self,
             protect=protect,
-        )
-        # The audit trail: protected with the cluster, so no update can delete it.
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            aws.cloudwatch.LogGroupArgs(
-                name=log_group_name,
-                retention_in_days=args.log_retention_days,
-                kms_key_id=logs_key.arn,
-                tags=self._tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         role = aws.iam.Role(
             f"{name}-cluster-role",

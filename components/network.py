@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, ValidationInfo, field_validator
 
-from components._log_key import log_group_key
+from components._log_key import encrypted_log_group
 from components._model import Environment, Model, as_args, for_environment, in_production
 from components._options import resolve_protect
 
@@ -416,25 +416,16 @@ class Network(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         group_name = vpc.id.apply(lambda vpc_id: f"/aws/vpc/{vpc_id}/flow-logs")
-        key = log_group_key(
-            f"{name}-flow-logs-key",
+        group = encrypted_log_group(
+            f"{name}-flow-logs",
+            log_group_name=group_name,
+            retention_days=args.flow_log_retention_days,
             account=account,
             region=region,
-            log_group_name=group_name,
             purpose="VPC flow logs",
             tags=tags,
             parent=self,
             protect=protect,
-        )
-        group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs",
-            aws.cloudwatch.LogGroupArgs(
-                name=group_name,
-                retention_in_days=args.flow_log_retention_days,
-                kms_key_id=key.arn,
-                tags=tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",

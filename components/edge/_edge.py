@@ -34,7 +34,7 @@ import pulumi_kubernetes as k8s
 
 from components import versions
 from components._helm import pinned_release
-from components._log_key import log_group_key
+from components._log_key import encrypted_log_group
 from components.edge import _iam, _values
 from components.edge._args import EdgeArgs, WafArgs
 from components.monitoring import IrsaRoleFactory, irsa_role_arn
@@ -306,25 +306,16 @@ class Edge(pulumi.ComponentResource):
 
         # WAF delivers logs only to log groups whose name starts with `aws-waf-logs-`.
         log_group_name = f"aws-waf-logs-{owner_id}"
-        key = log_group_key(
-            f"{self._name}-waf-logs-key",
+        logs = encrypted_log_group(
+            f"{self._name}-waf-logs",
+            log_group_name=log_group_name,
+            retention_days=waf.log_retention_days,
             account=account,
             region=region,
-            log_group_name=log_group_name,
             purpose=f"WAF logs of {owner_id}",
             tags=self._tags,
             parent=self,
             protect=protect,
-        )
-        logs = aws.cloudwatch.LogGroup(
-            f"{self._name}-waf-logs",
-            aws.cloudwatch.LogGroupArgs(
-                name=log_group_name,
-                retention_in_days=waf.log_retention_days,
-                kms_key_id=key.arn,
-                tags=self._tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         # A resource policy of this log group's own, rather than the account-wide `AWSWAF-LOGS`
         # policy WAF would otherwise grow on every web ACL (pulumi-aws WebAclLoggingConfiguration
