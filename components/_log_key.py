@@ -1,4 +1,4 @@
-"""A customer-managed KMS key for one CloudWatch Logs log group (VPC flow logs, EKS control plane).
+"""Customer-managed KMS keys (`rotating_key`), and the one for each CloudWatch Logs log group.
 
 CloudWatch Logs encrypts every log group at rest with a key AWS owns; a key of the account's own
 adds what the security checklist asks of audit logs: key rotation, a key policy that names the one
@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-__all__ = ["encrypted_log_group", "log_group_key", "log_key_policy"]
+__all__ = ["encrypted_log_group", "log_group_key", "log_key_policy", "rotating_key"]
 
 #: What the Logs service needs of the key (the user guide's list, no more).
 LOGS_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
@@ -72,16 +72,36 @@ def log_group_key(
     policy = pulumi.Output.all(account, region, log_group_name).apply(
         lambda a: json.dumps(log_key_policy(account=a[0], region=a[1], log_group_name=a[2]))
     )
+    return rotating_key(
+        name,
+        description=f"CloudWatch Logs encryption: {purpose}",
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+        policy=policy,
+    )
+
+
+def rotating_key(
+    name: str,
+    *,
+    description: str,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+    policy: pulumi.Input[str] | None = None,
+) -> aws.kms.Key:
+    """A customer-managed KMS key as every key of the project is made: yearly rotation on, the
+    longest deletion window (30 days) to undo a mistaken delete, and `policy` (default: the
+    account's default key policy)."""
     return aws.kms.Key(
         name,
         aws.kms.KeyArgs(
-            description=f"CloudWatch Logs encryption: {purpose}",
+            description=description,
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=policy,
             tags=dict(tags),
         ),
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+        opts=opts,
     )
 
 

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components import versions
 from components._addons import AFTER_NODES, BEFORE_NODES, addons, gp3_storage_class
-from components._log_key import encrypted_log_group
+from components._log_key import encrypted_log_group, rotating_key
 from components._model import (
     Environment,
     InputStr,
@@ -458,14 +458,10 @@ class EksCluster(pulumi.ComponentResource):
 
         key_arn: pulumi.Input[str]
         if args.kms_key_arn is None:
-            key = aws.kms.Key(
+            key = rotating_key(
                 f"{name}-secrets-key",
-                aws.kms.KeyArgs(
-                    description=f"EKS {physical}: envelope encryption of Kubernetes Secrets",
-                    enable_key_rotation=True,
-                    deletion_window_in_days=30,
-                    tags=self._tags,
-                ),
+                description=f"EKS {physical}: envelope encryption of Kubernetes Secrets",
+                tags=self._tags,
                 opts=pulumi.ResourceOptions(parent=self, protect=protect),
             )
             key_arn = key.arn

@@ -49,6 +49,7 @@ from components import _monitoring_values as values
 from components import versions
 from components._bucket import private_bucket_settings
 from components._helm import pinned_release
+from components._log_key import rotating_key
 from components._model import Environment, as_args, for_environment
 from components._monitoring_args import (
     AlertmanagerArgs,
@@ -363,14 +364,10 @@ class MonitoringStack(pulumi.ComponentResource):
     ) -> tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]:
         """An S3 bucket for Loki: SSE-KMS, private, TLS-only, expiring a day after retention."""
         name, keep = self._name, {"protect": protect, "retain_on_delete": protect}
-        key = aws.kms.Key(
+        key = rotating_key(
             f"{name}-logs-key",
-            aws.kms.KeyArgs(
-                description="Encrypts the Loki log bucket",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                tags=self._tags,
-            ),
+            description="Encrypts the Loki log bucket",
+            tags=self._tags,
             opts=self._aws_opts(**keep),
         )
         bucket = aws.s3.Bucket(

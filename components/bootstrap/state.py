@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from pydantic import Field, field_validator
 
 from components._bucket import private_bucket_settings
+from components._log_key import rotating_key
 from components._model import Model
 from components.bootstrap._policies import state_key_policy
 
@@ -99,17 +100,13 @@ class StateBackend(pulumi.ComponentResource):
         keep = pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
         child = pulumi.ResourceOptions(parent=self)
 
-        key = aws.kms.Key(
+        key = rotating_key(
             f"{name}-key",
-            aws.kms.KeyArgs(
-                description="Pulumi state bucket encryption and stack secrets (awskms secrets provider)",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=pulumi.Output.from_input(account).apply(
-                    lambda acct: json.dumps(state_key_policy(account=acct), sort_keys=True)
-                ),
-                tags=tags,
+            description="Pulumi state bucket encryption and stack secrets (awskms secrets provider)",
+            policy=pulumi.Output.from_input(account).apply(
+                lambda acct: json.dumps(state_key_policy(account=acct), sort_keys=True)
             ),
+            tags=tags,
             opts=keep,
         )
         alias = aws.kms.Alias(

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components._log_key import log_group_key
+from components._log_key import log_group_key, rotating_key
 from components._nodegroups import service_trust
 from components.database._args import PostgresDatabaseArgs, check_identifier
 from components.versions import POSTGRES_MAJOR, POSTGRES_PARAMETER_FAMILY, RDS_CA_IDENTIFIER
@@ -93,14 +93,10 @@ class PostgresDatabase(pulumi.ComponentResource):
         guarded = pulumi.ResourceOptions(parent=self, protect=protect)
         invoke = pulumi.InvokeOutputOptions(parent=self)
 
-        key = aws.kms.Key(
+        key = rotating_key(
             f"{name}-key",
-            aws.kms.KeyArgs(
-                description=f"RDS {identifier}: storage, snapshots, Performance Insights, master secret",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                tags=self._tags,
-            ),
+            description=f"RDS {identifier}: storage, snapshots, Performance Insights, master secret",
+            tags=self._tags,
             opts=guarded,
         )
 
@@ -333,14 +329,10 @@ class PostgresDatabase(pulumi.ComponentResource):
         if backup.copy_to_region is not None:
             remote = aws.Provider(f"{name}-copy-region", region=backup.copy_to_region, opts=child)
             remote_opts = pulumi.ResourceOptions(parent=self, provider=remote, protect=protect)
-            remote_key = aws.kms.Key(
+            remote_key = rotating_key(
                 f"{name}-copy-key",
-                aws.kms.KeyArgs(
-                    description=f"RDS {identifier}: backup copies in {backup.copy_to_region}",
-                    enable_key_rotation=True,
-                    deletion_window_in_days=30,
-                    tags=self._tags,
-                ),
+                description=f"RDS {identifier}: backup copies in {backup.copy_to_region}",
+                tags=self._tags,
                 opts=remote_opts,
             )
             remote_vault = aws.backup.Vault(
