@@ -96,6 +96,17 @@ POSTGRES_MAJOR = "17"
 #: The parameter group family of that major (`aws rds describe-db-engine-versions --engine postgres`
 #: lists `DBParameterGroupFamily` postgres17 for 17.x).
 POSTGRES_PARAMETER_FAMILY = f"postgres{POSTGRES_MAJOR}"
+#: The CloudWatch exporter that brings the database's AWS/RDS metrics to Prometheus:
+#: prometheus-community/helm-charts chart prometheus-yet-another-cloudwatch-exporter 0.47.0 (tag
+#: prometheus-yet-another-cloudwatch-exporter-0.47.0, July 2026), whose appVersion v0.67.0 is the
+#: YACE release it runs (prometheus-community/yet-another-cloudwatch-exporter, the project's home
+#: since it joined prometheus-community in November 2024).
+CLOUDWATCH_EXPORTER = (
+    "prometheus-yet-another-cloudwatch-exporter",
+    "0.47.0",
+    "https://prometheus-community.github.io/helm-charts",
+)
+CLOUDWATCH_EXPORTER_APP_VERSION = "v0.67.0"
 #: The certificate authority RDS signs the instance's server certificate with (RDS user guide,
 #: "Using SSL/TLS to encrypt a connection": rds-ca-rsa2048-g1 is the default for new instances
 #: since 2024, valid to 2061).

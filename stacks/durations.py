@@ -248,6 +248,9 @@ CHARTS: Mapping[str, Estimate] = {
         60, "assumption: one Deployment of 2 replicas and its webhook certificate Secret"
     ),
     "external-dns": Estimate(45, "assumption: one Deployment, a small image"),
+    "prometheus-yet-another-cloudwatch-exporter": Estimate(
+        30, "assumption: one Deployment of one replica, a small image, ready once it serves /healthz"
+    ),
 }
 
 COMPONENT = Estimate(0, "a component: registering it creates nothing in the cloud")

@@ -12,7 +12,7 @@ from components._app_pod import DATABASE_DIR
 from components.admission import AdmissionController, app_namespaces
 from components.app import AppService, EgressRule, PublicEntry
 from components.cluster import EksCluster
-from components.database import POSTGRES_PORT, RDS_CA_KEY, ExternalSecrets, PostgresDatabase
+from components.database import POSTGRES_PORT, RDS_CA_KEY, DatabaseAlerts, ExternalSecrets, PostgresDatabase
 from components.edge import Edge
 from components.image import ContainerImage
 from components.karpenter import Karpenter
@@ -136,6 +136,22 @@ def build(settings: Settings) -> None:
         for db_name, db_args in sorted(cfg.databases.items())
     }
     pulumi.export("databaseEndpoints", {n: db.address for n, db in databases.items()})
+    if databases:
+        # Their alerts: CloudWatch's AWS/RDS metrics through an exporter that the monitoring
+        # stack's Prometheus scrapes, routed by its Alertmanager like every other alert.
+        DatabaseAlerts(
+            "database-alerts",
+            [db.monitored for db in databases.values()],
+            namespace=cfg.monitoring.namespace,
+            namespace_ready=monitoring.namespace,
+            crds=monitoring.crds,
+            region=settings.region,
+            irsa=lambda name, namespace, sa, policy: (
+                cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
+            ),
+            provider=cluster.provider,
+            cluster_dns=cluster.addons["coredns"],
+        )
     used = sorted({app.database for app in cfg.apps.values() if app.database is not None})
     secrets = (
         ExternalSecrets(

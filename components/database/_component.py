@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from components._log_key import log_group_key, rotating_key
 from components._nodegroups import service_trust
+from components.database._alerts import MonitoredDatabase
 from components.database._args import PostgresDatabaseArgs, check_identifier
 from components.versions import POSTGRES_MAJOR, POSTGRES_PARAMETER_FAMILY, RDS_CA_IDENTIFIER
 
@@ -62,7 +63,11 @@ class PostgresDatabase(pulumi.ComponentResource):
     """ARN of the RDS instance."""
 
     alarm_names: list[pulumi.Output[str]]
-    """Names of the CloudWatch alarms on the instance."""
+    """Names of the CloudWatch alarms on the instance (none unless `alarm_topic_arns` were given)."""
+
+    monitored: MonitoredDatabase
+    """The instance as its Prometheus alerts see it (`DatabaseAlerts`): identifier, allocated
+    storage and thresholds."""
 
     def __init__(
         self,
@@ -82,8 +87,11 @@ class PostgresDatabase(pulumi.ComponentResource):
 
         `client_security_group_id` is the only source admitted on 5432 (for EKS, the cluster
         security group, which managed node groups' nodes carry). `identifier` is the RDS instance
-        identifier (default `name`). `alarm_topic_arns` receive the alarms' state changes (default
-        none: the alarms show in CloudWatch only). `protect` guards the instance, its key and its
+        identifier (default `name`). `alarm_topic_arns`: SNS topics for CloudWatch alarms on the
+        instance's metrics, for callers that route alerts through SNS; default none, and then no
+        alarm is declared: the alerts are Prometheus rules on the same metrics (`DatabaseAlerts`),
+        routed by Alertmanager with every other alert. Passing topics and using `DatabaseAlerts`
+        too would page twice for one incident. `protect` guards the instance, its key and its
         vault against `pulumi destroy` and replacement, and keeps a final snapshot on deletion.
         """
         identifier = check_identifier(identifier or name)
@@ -267,7 +275,9 @@ class PostgresDatabase(pulumi.ComponentResource):
             ),
         )
         self._backups(name, identifier, args, instance, key, protect)
-        self.alarm_names = self._alarms(name, identifier, args, instance, list(alarm_topic_arns))
+        topics = list(alarm_topic_arns)
+        self.alarm_names = self._alarms(name, identifier, args, instance, topics) if topics else []
+        self.monitored = MonitoredDatabase(identifier, args.allocated_storage_gb, args.alarms)
 
         self.address = instance.address
         self.port = instance.port

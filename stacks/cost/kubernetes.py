@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import yaml
+
 from stacks.cost.lines import Context, Line, claim_lines, lb_lines
 from stacks.cost.pricing import CostError
 
@@ -148,6 +150,24 @@ def _loki(ctx: Context, v: Mapping[str, Any]) -> list[Line]:
     return lines
 
 
+def _cloudwatch_exporter(ctx: Context, v: Mapping[str, Any]) -> list[Line]:
+    """The CloudWatch requests YACE makes: every `scraping-interval` seconds (default 300,
+    cmd/yace/main.go at v0.67.0), one GetMetricStatistics per metric of each static job and
+    region (pkg/job/static.go). A count the configuration fixes, so no usage figure is needed."""
+    if any(_claims_storage(v)):
+        raise CostError("prometheus-yet-another-cloudwatch-exporter: its values ask for volumes")
+    config = yaml.safe_load(str(v.get("config") or "")) or {}
+    if set(config) - {"apiVersion", "sts-region", "static"}:
+        raise CostError(
+            "prometheus-yet-another-cloudwatch-exporter: only static jobs are priced "
+            f"(config has {sorted(set(config) - {'apiVersion', 'sts-region'})})"
+        )
+    per_round = sum(len(job.get("metrics") or []) * len(job.get("regions") or []) for job in config["static"])
+    interval = float((_get(v, "extraArgs") or {}).get("scraping-interval", 300))
+    requests = per_round * ctx.hours * 3600 / interval
+    return [ctx.line("CloudWatch GetMetricStatistics requests", requests / 1000, "cloudwatch.api.requests")]
+
+
 def _stateless(chart: str) -> Callable[[Context, Mapping[str, Any]], list[Line]]:
     def price(ctx: Context, v: Mapping[str, Any]) -> list[Line]:
         if any(_claims_storage(v)):
@@ -185,6 +205,7 @@ CHARTS: dict[str, Callable[[Context, Mapping[str, Any]], list[Line]]] = {
     "karpenter-crd": _stateless("karpenter-crd"),
     "kyverno": _stateless("kyverno"),  # controllers only: policy reports live in etcd
     "external-secrets": _stateless("external-secrets"),
+    "prometheus-yet-another-cloudwatch-exporter": _cloudwatch_exporter,
 }
 
 
