@@ -102,20 +102,22 @@ class BackupArgs(Model):
 
 
 class DatabaseAlarms(Model):
-    """CloudWatch alarm thresholds of the instance."""
+    """Alert thresholds of the instance: the Prometheus rules of `DatabaseAlerts`, and the CloudWatch
+    alarms `PostgresDatabase` declares when it is given SNS topics."""
 
     cpu_percent: int = Field(default=80, ge=1, le=100)
-    """Alarm when average CPU stays above this for 15 minutes. Default 80."""
+    """Alert when the 5-minute average CPU stays above this for 15 minutes. Default 80."""
 
     free_storage_percent: int = Field(default=10, ge=1, le=90)
-    """Alarm when free storage falls below this share of the allocated storage. Default 10."""
+    """Alert (critical) when free storage stays below this share of the allocated storage for 5
+    minutes. Default 10."""
 
     connections: int = Field(default=200, ge=1)
-    """Alarm when connections stay above this for 10 minutes. Default 200 (about 45% of the
+    """Alert when connections stay above this for 10 minutes. Default 200 (about 45% of the
     `max_connections` RDS derives for 8 GiB of memory, LEAST(DBInstanceClassMemory/9531392, 5000))."""
 
     freeable_memory_mib: int = Field(default=256, ge=1)
-    """Alarm when freeable memory stays below this for 15 minutes. Default 256 MiB."""
+    """Alert when freeable memory stays below this for 15 minutes. Default 256 MiB."""
 
 
 class PostgresDatabaseArgs(Model):
@@ -171,7 +173,7 @@ class PostgresDatabaseArgs(Model):
     compliance mode after 3 days, no cross-region copy."""
 
     alarms: DatabaseAlarms = Field(default_factory=DatabaseAlarms)
-    """CloudWatch alarms. Default: CPU > 80%, free storage < 10%, connections > 200, freeable
+    """Alert thresholds. Default: CPU > 80%, free storage < 10%, connections > 200, freeable
     memory < 256 MiB."""
 
     @field_validator("instance_class")
