@@ -25,8 +25,8 @@ from components.database._args import DatabaseAlarms
 from components.database._exporter import EXPORTER_POD_LABELS, EXPORTER_SERVICE_ACCOUNT
 from components.testing import SynthResult, synth
 from tests import _iam_reference as iam_reference
-from tests._loopback import pages, spawner, start_alertmanager
-from tests._tools import run
+from tests._loopback import free_port, pages, spawner, start_alertmanager, wait_for
+from tests._tools import run, tool
 from tests.conftest import STACKS, synth_stack
 from tests.test_alertmanager import config_file, receivers_for
 
@@ -576,3 +576,101 @@ def test_a_database_incident_pages_once_beside_an_apps(
     assert pages(seen) == expected, [(a["labels"], a["receivers"]) for a in seen]
     groups = httpx.get(f"{url}/api/v2/alerts/groups", params={"receiver": "pager"}, timeout=5).json()
     assert sorted(g["labels"]["service"] for g in groups) == sorted([ident, "lmagent-api"])
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: a real Prometheus scrapes an exporter answering as YACE does, evaluates the stack's
+# rules and sends to the real Alertmanager with the production routes.
+
+
+def _yace_metrics(free_bytes: int) -> str:
+    """What YACE v0.67.0 serves for the production database's static job: gauges named by
+    BuildMetricName, labelled name, dimension_*, region and account_id (pkg/promutil/migrate.go)."""
+    ident = IDENTIFIER["production"]
+    labels = (
+        f'account_id="123456789012",dimension_DBInstanceIdentifier="{ident}",name="{ident}",'
+        'region="eu-west-1"'
+    )
+    values = {
+        "CPUUtilization": 31.5,
+        "FreeStorageSpace": free_bytes,
+        "DatabaseConnections": 42,
+        "FreeableMemory": 2 * BYTES_GIB,
+    }
+    lines = []
+    for metric, value in values.items():
+        name = METRICS[metric][1]
+        lines += [f"# TYPE {name} gauge", f"{name}{{{labels}}} {value}"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_nearly_full_disk_reaches_the_pager_through_prometheus_and_alertmanager(
+    tmp_path: Path, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    deadline = time.monotonic() + 60  # a bound on the whole test, not a measurement
+    result = synth_stack("production")
+    am_url = start_alertmanager(spawn, tmp_path, yaml.safe_load(config_file(result, tmp_path).read_text()))
+    exporter = tmp_path / "exporter"
+    exporter.mkdir()
+    (exporter / "metrics").write_text(_yace_metrics(free_bytes=BYTES_GIB))  # 1 GiB of 50 free
+    exporter_port, prom_port = free_port(), free_port()
+    spawn(
+        "exporter", ["python3", "-m", "http.server", "--bind", "127.0.0.1", str(exporter_port)], cwd=exporter
+    )
+    # The stack's rules with every `for` cut to 1s, so the alerts leave `pending` within the test.
+    groups = [
+        {**g, "rules": [{**r, "for": "1s"} for r in g["rules"]]} for g in _rules(result)["spec"]["groups"]
+    ]
+    (tmp_path / "database.rules.yml").write_text(yaml.safe_dump({"groups": groups}))
+    config = {
+        "global": {
+            "scrape_interval": "1s",
+            "evaluation_interval": "1s",
+            "external_labels": {"environment": "production"},
+        },
+        "rule_files": ["database.rules.yml"],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [am_url.removeprefix("http://")]}]}]},
+        "scrape_configs": [
+            {
+                # What the ServiceMonitor makes of the chart's Service: job and namespace labels.
+                "job_name": EXPORTER_JOB,
+                "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                "relabel_configs": [{"target_label": "namespace", "replacement": NAMESPACE}],
+            }
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    spawn(
+        "prometheus",
+        [
+            tool("prometheus"),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        cwd=tmp_path,
+    )
+    ident = IDENTIFIER["production"]
+
+    def paged() -> list[dict[str, Any]] | None:
+        alerts: list[dict[str, Any]] = httpx.get(f"{am_url}/api/v2/alerts", timeout=5).json()
+        return alerts if pages(alerts) == {(ident, NAMESPACE): 1} else None
+
+    alerts = wait_for(paged, "the storage page in Alertmanager", deadline, tmp_path)
+    (alert,) = alerts
+    assert alert["labels"] | {"instance": "-"} == {
+        "alertname": "DatabaseStorageLow",
+        "severity": "critical",
+        "service": ident,
+        "namespace": NAMESPACE,
+        "signal": "storage",
+        "environment": "production",
+        "job": EXPORTER_JOB,
+        "instance": "-",
+        "name": ident,
+        "dimension_DBInstanceIdentifier": ident,
+        "region": "eu-west-1",
+        "account_id": "123456789012",
+    }
+    assert {r["name"] for r in alert["receivers"]} == {"chat", "pager"}
+    assert alert["annotations"]["description"].startswith(f"{ident} has 1GiB free")
