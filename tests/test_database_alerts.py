@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -615,7 +616,9 @@ def test_a_nearly_full_disk_reaches_the_pager_through_prometheus_and_alertmanage
     (exporter / "metrics").write_text(_yace_metrics(free_bytes=BYTES_GIB))  # 1 GiB of 50 free
     exporter_port, prom_port = free_port(), free_port()
     spawn(
-        "exporter", ["python3", "-m", "http.server", "--bind", "127.0.0.1", str(exporter_port)], cwd=exporter
+        "exporter",
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(exporter_port)],
+        cwd=exporter,
     )
     # The stack's rules with every `for` cut to 1s, so the alerts leave `pending` within the test.
     groups = [
