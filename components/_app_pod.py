@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -11,7 +12,14 @@ import pulumi_kubernetes as k8s
 from components._app_args import AppServiceArgs
 from components._app_parts import EgressRule, LivenessProbe, ReadinessProbe, StartupProbe
 
-__all__ = ["KARPENTER_NODE_LABEL", "RUN_AS", "allow_policy_spec", "deployment_spec"]
+__all__ = [
+    "DATABASE_DIR",
+    "KARPENTER_NODE_LABEL",
+    "RUN_AS",
+    "AppDatabase",
+    "allow_policy_spec",
+    "deployment_spec",
+]
 
 #: UID and GID the container runs as: above 10000 so it is no host user (the reference image's).
 RUN_AS = 10001
@@ -27,8 +35,26 @@ KARPENTER_NODE_LABEL = "karpenter.sh/nodepool"
 _meta = k8s.meta.v1
 _core = k8s.core.v1
 
-#: Where an app's database Secret is mounted; `DATABASE_URL_FILE` names the file in it.
+#: Where an app's database ConfigMap is mounted; `DATABASE_URL_FILE` names the file in it.
 DATABASE_DIR = "/var/run/secrets/lmagent/database"
+
+
+@dataclass(frozen=True)
+class AppDatabase:
+    """What an app needs to reach its database (components/database `DatabaseUsers` makes it).
+
+    No field is secret: the app's role has no password (it signs an IAM token as one)."""
+
+    files: Mapping[str, pulumi.Input[str]]
+    """The files the app finds in `DATABASE_DIR` (its ConfigMap): `DATABASE_URL` (the app's own
+    role, host, port, database, `sslmode=verify-full`, `sslrootcert` naming the CA file) and the
+    RDS certificate authorities."""
+
+    egress: tuple[EgressRule, ...]
+    """What the app's NetworkPolicy must allow to reach the database and its credentials."""
+
+    ready: tuple[pulumi.Resource, ...]
+    """What the app's pods wait for: the Job that made its role, its Pod Identity association."""
 
 
 def deployment_spec(
@@ -43,14 +69,15 @@ def deployment_spec(
     config: pulumi.Input[str],
     env: list[k8s.core.v1.EnvVarArgs],
     karpenter_nodes: bool = False,
-    database_secret: pulumi.Input[str] | None = None,
+    database_config: pulumi.Input[str] | None = None,
 ) -> k8s.apps.v1.DeploymentSpecArgs:
     """The hardened Deployment spec of app `name`: one container, probes, spreading, no token.
 
     With `karpenter_nodes` the pods may only run on nodes Karpenter launched (a required node
     affinity on `KARPENTER_NODE_LABEL`), which leaves the managed node groups to system pods.
-    With `database_secret`, that Secret is mounted read-only at `DATABASE_DIR` (the kubelet
-    rewrites the files when the Secret changes, so a rotated credential reaches running pods).
+    With `database_config`, that ConfigMap (`DATABASE_URL` and the RDS CAs) is mounted read-only
+    at `DATABASE_DIR` (the kubelet rewrites the files when it changes; no subPath, which it never
+    updates).
     """
 
     def probe(p: StartupProbe | ReadinessProbe | LivenessProbe) -> k8s.core.v1.ProbeArgs:
@@ -104,7 +131,7 @@ def deployment_spec(
             # Not a subPath: files under a subPath mount are never updated.
             *(
                 [_core.VolumeMountArgs(name="database", mount_path=DATABASE_DIR, read_only=True)]
-                if database_secret
+                if database_config
                 else []
             ),
         ],
@@ -128,10 +155,10 @@ def deployment_spec(
                 [
                     _core.VolumeArgs(
                         name="database",
-                        secret=_core.SecretVolumeSourceArgs(secret_name=database_secret, default_mode=0o440),
+                        config_map=_core.ConfigMapVolumeSourceArgs(name=database_config, default_mode=0o444),
                     )
                 ]
-                if database_secret
+                if database_config
                 else []
             ),
         ],

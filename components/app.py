@@ -40,7 +40,7 @@ from components._app_parts import (
     Resources,
     StartupProbe,
 )
-from components._app_pod import DATABASE_DIR, allow_policy_spec, deployment_spec
+from components._app_pod import DATABASE_DIR, AppDatabase, allow_policy_spec, deployment_spec
 from components._model import Environment, as_args, check_later, for_environment, parse_quantity
 from components._options import resolve_protect, resolve_provider
 from components.alerts import app_alert_groups
@@ -182,7 +182,7 @@ class AppService(pulumi.ComponentResource):
         karpenter_nodes: bool = False,
         protect: bool | None = None,
         environment: Environment = "production",
-        database_secret: str | None = None,
+        database: AppDatabase | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare the app `name` (its Pulumi name; the Kubernetes name is `args.name`, default
@@ -211,9 +211,11 @@ class AppService(pulumi.ComponentResource):
         `karpenter.sh/nodepool` exists), keeping them off the managed node groups, which are then
         left to the system pods. Turn it on only where Karpenter runs with at least one NodePool
         (`components.Karpenter`): elsewhere the pods would stay Pending.
-        `database_secret` names a Secret in the app's namespace holding `DATABASE_URL` (rendered
-        by an ExternalSecret, see components.database): it is mounted as a file and
-        `DATABASE_URL_FILE` points at it. Default: none.
+        `database` (from components.database `DatabaseUsers`) is the app's database: a ConfigMap
+        `<name>-database` holds its `DATABASE_URL` (the app's own role, no password) and the RDS
+        CAs, mounted at `DATABASE_DIR` with `DATABASE_URL_FILE` naming the file; the
+        NetworkPolicy gains the database's egress rules; the Deployment waits for `database.ready`.
+        Default: none.
         """
         # Checked before the component registers, so a mistake leaves nothing half-declared.
         where = f"AppService {name!r}"
@@ -245,6 +247,8 @@ class AppService(pulumi.ComponentResource):
             )
         _claim_namespace(name, args, provider)
         super().__init__("lmagent:components:AppService", name, None, opts)
+        if database is not None:
+            args = args.model_copy(update={"extra_egress": [*args.extra_egress, *database.egress]})
         self._name, self._args, self._provider = name, args, provider
         self._crds = [crds] if crds is not None else []
         # The Kubernetes name of the app's objects; children's Pulumi names keep the Pulumi name.
@@ -328,9 +332,16 @@ class AppService(pulumi.ComponentResource):
                 )
                 for env_name in sorted(args.secret_env)
             ]
-        if database_secret is not None:
-            # A file, not an env var: the kubelet updates mounted Secret files in place, so the
-            # app reads a rotated credential without a restart (app/lmagent_api/settings.py).
+        database_config = None
+        if database is not None:
+            database_config = _core.ConfigMap(
+                f"{name}-database",
+                metadata=self._metadata(f"{kname}-database"),
+                data=dict(database.files),
+                opts=self._opts(),
+            ).metadata.name
+            # A file, not an env var: the kubelet updates mounted files in place, and the app
+            # reads it afresh on each check (app/lmagent_api/settings.py).
             env.append(_core.EnvVarArgs(name="DATABASE_URL_FILE", value=f"{DATABASE_DIR}/DATABASE_URL"))
 
         deployment = k8s.apps.v1.Deployment(
@@ -350,11 +361,16 @@ class AppService(pulumi.ComponentResource):
                 config=config.metadata.name,
                 env=env,
                 karpenter_nodes=karpenter_nodes,
-                database_secret=database_secret,
+                database_config=database_config,
             ),
             opts=pulumi.ResourceOptions.merge(
                 self._opts(),
-                pulumi.ResourceOptions(depends_on=[r for r in (cluster_dns, admission) if r is not None]),
+                pulumi.ResourceOptions(
+                    depends_on=[
+                        *(r for r in (cluster_dns, admission) if r is not None),
+                        *(database.ready if database is not None else ()),
+                    ]
+                ),
             ),
         )
         service = _core.Service(

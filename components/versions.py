@@ -107,6 +107,13 @@ CLOUDWATCH_EXPORTER = (
     "https://prometheus-community.github.io/helm-charts",
 )
 CLOUDWATCH_EXPORTER_APP_VERSION = "v0.67.0"
+#: The image of the Job that makes the apps' database roles (components/database/_users.py): the
+#: official PostgreSQL image of the pinned major, for its `psql`, by tag and multi-platform index
+#: digest (the digest seen pinned for this tag in several public projects; re-check with
+#: `docker buildx imagetools inspect postgres:17.6-alpine` when upgrading: nothing here can reach
+#: a registry).
+_POSTGRES_CLIENT_DIGEST = "sha256:ef257d85f76e48da1c64832459b59fcaba1a4dac97bf5d7450c77753542eee94"
+POSTGRES_CLIENT_IMAGE = f"docker.io/library/postgres:17.6-alpine@{_POSTGRES_CLIENT_DIGEST}"
 #: The certificate authority RDS signs the instance's server certificate with (RDS user guide,
 #: "Using SSL/TLS to encrypt a connection": rds-ca-rsa2048-g1 is the default for new instances
 #: since 2024, valid to 2061).

@@ -33,6 +33,7 @@ from components.bootstrap import GithubRepository, PipelineRolesArgs, RunnerArgs
 from components.cluster import RUNNER_CIDRS_LATER, EksClusterArgs
 from components.database import PostgresDatabaseArgs
 from components.database._args import check_identifier
+from components.database._users import check_role_name
 from components.edge import EdgeArgs, host_in_zone
 from components.image import ContainerImageArgs
 from components.karpenter import KarpenterArgs
@@ -224,6 +225,12 @@ class StackConfig(Model):
                     f"apps.{name}.database: names database {app.database!r}, which `databases` does not "
                     f"declare; allowed: one of {declared}"
                 )
+            if app.database is not None:
+                # The app's own PostgreSQL role is named after it (components/database/_users.py).
+                try:
+                    check_role_name(app.name or name, self.databases[app.database].master_username)
+                except ValueError as err:
+                    raise ValueError(f"apps.{name}.database: {err}") from None
         return self
 
 

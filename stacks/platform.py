@@ -8,11 +8,18 @@ from typing import NamedTuple
 import pulumi
 import pulumi_aws as aws
 
-from components._app_pod import DATABASE_DIR
+from components._app_pod import AppDatabase
 from components.admission import AdmissionController, app_namespaces
-from components.app import AppService, EgressRule, PublicEntry
+from components.app import AppService, PublicEntry
 from components.cluster import EksCluster
-from components.database import POSTGRES_PORT, RDS_CA_KEY, DatabaseAlerts, ExternalSecrets, PostgresDatabase
+from components.database import (
+    ADMIN_NAMESPACE,
+    DatabaseAlerts,
+    DatabaseUser,
+    DatabaseUsers,
+    ExternalSecrets,
+    PostgresDatabase,
+)
 from components.edge import Edge
 from components.image import ContainerImage
 from components.karpenter import Karpenter
@@ -121,7 +128,8 @@ def build(settings: Settings) -> None:
     )
     load_balancers: list[pulumi.Output[str]] = []
     # The databases, in the private subnets, admitting only the cluster's nodes; the operator that
-    # renders their rotating credentials into the namespaces of the apps that use them.
+    # renders their rotating master credentials into the database-admin namespace alone, where a
+    # Job makes each app's own role (IAM authentication: no password reaches an app).
     databases = {
         db_name: PostgresDatabase(
             f"database-{db_name}",
@@ -153,8 +161,9 @@ def build(settings: Settings) -> None:
             cluster_dns=cluster.addons["coredns"],
         )
     used = sorted({app.database for app in cfg.apps.values() if app.database is not None})
-    secrets = (
-        ExternalSecrets(
+    app_databases: dict[str, AppDatabase] = {}
+    if used:
+        secrets = ExternalSecrets(
             "external-secrets",
             provider=cluster.provider,
             region=settings.region,
@@ -162,18 +171,36 @@ def build(settings: Settings) -> None:
                 cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
             ),
             secrets=[(databases[n].secret_arn, databases[n].key_arn) for n in used],
-            namespaces=sorted({str(a.namespace) for a in cfg.apps.values() if a.database is not None}),
+            namespaces=[ADMIN_NAMESPACE],
             depends_on=[cluster.addons["coredns"]],
         )
-        if used
-        else None
-    )
-    # PostgreSQL is reachable only in the private subnets, where the databases live.
-    database_egress = EgressRule(
-        description="PostgreSQL in the private subnets",
-        cidrs=[pair.private for pair in subnet_plan(cfg.network)],
-        ports=[POSTGRES_PORT],
-    )
+        users = DatabaseUsers(
+            "database-users",
+            provider=cluster.provider,
+            cluster_name=cluster.cluster_name,
+            region=settings.region,
+            secrets=secrets,
+            database_cidrs=[pair.private for pair in subnet_plan(cfg.network)],
+            depends_on=[cluster.addons["coredns"]],
+            tags=tags,
+        )
+        for db_name in used:
+            app_databases |= users.database(
+                db_name,
+                databases[db_name],
+                [
+                    # The app's pods' role carries its `iamPolicyArns` too: one role per pod.
+                    DatabaseUser(
+                        app=app.name or app_name,
+                        namespace=str(app.namespace),
+                        service_account=app.name or app_name,
+                        policy_arns=tuple(app.iam_policy_arns),
+                    )
+                    for app_name, app in sorted(cfg.apps.items())
+                    if app.database == db_name
+                ],
+                master_username=cfg.databases[db_name].master_username,
+            )
 
     # The admission controller: in the app namespaces, only images this repository's pipeline
     # signed. Each app's Deployment waits for the policy, so none is admitted before it is in force.
@@ -201,15 +228,14 @@ def build(settings: Settings) -> None:
         namespace = str(app.namespace)  # the stack file holds names, never Outputs
         role = (
             # The trust policy names the app's ServiceAccount, which has the app's Kubernetes name.
+            # An app with a database gets its policies on its Pod Identity role instead (above).
             cluster.irsa_role(
                 app_name, namespace, app.name or app_name, managed_policy_arns=app.iam_policy_arns
             )
-            if app.iam_policy_arns
+            if app.iam_policy_arns and app.database is None
             else None
         )
         after = [creators[namespace]] if namespace in creators else []
-        if app.database is not None:
-            app = app.model_copy(update={"extra_egress": [*app.extra_egress, database_egress]})
         service = AppService(
             app_name,
             app,
@@ -227,27 +253,13 @@ def build(settings: Settings) -> None:
             karpenter_nodes=True,
             protect=cfg.protect,
             environment=cfg.environment,
-            database_secret=f"{app.name or app_name}-database" if app.database is not None else None,
+            database=app_databases.get(app.name or app_name),
             opts=pulumi.ResourceOptions(depends_on=after),
         )
         if service.load_balancer_hostname is not None:
             load_balancers.append(service.load_balancer_hostname)
         if service.namespace_resource is not None:
             creators[namespace] = service.namespace_resource
-        if app.database is not None and secrets is not None:
-            db = databases[app.database]
-            secrets.database_url(
-                app.name or app_name,
-                namespace,
-                secret_arn=db.secret_arn,
-                host=db.address,
-                port=db.port,
-                database=db.database_name,
-                # The region's RDS CAs ride in the same Secret, mounted beside DATABASE_URL.
-                ca_path=f"{DATABASE_DIR}/{RDS_CA_KEY}",
-                region=settings.region,
-                depends_on=[creators[namespace]] if namespace in creators else [],
-            )
         urls[app_name] = service.url
         images[app_name] = app.image if app.image is not None else image.image_ref
     pulumi.export("appUrls", urls)

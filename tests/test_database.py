@@ -11,12 +11,7 @@ import pulumi_kubernetes as k8s
 import pydantic
 import pytest
 
-from components.database import (
-    ExternalSecrets,
-    PostgresDatabase,
-    PostgresDatabaseArgs,
-    database_url_template,
-)
+from components.database import ExternalSecrets, PostgresDatabase, PostgresDatabaseArgs
 from components.database._args import window_minutes
 from components.testing import SynthResult, synth
 from tests import _crds
@@ -43,16 +38,14 @@ def _program(args: PostgresDatabaseArgs, *, protect: bool) -> None:
         region="eu-west-1",
         irsa=lambda name, ns, sa, policy: _role(name, ns, sa, policy),
         secrets=[(db.secret_arn, db.key_arn)],
-        namespaces=["lmagent"],
+        namespaces=["database-admin"],
     )
-    eso.database_url(
-        "lmagent-api",
-        "lmagent",
+    eso.master_credentials(
+        "main-master",
+        "database-admin",
+        secret_name="main-master",
         secret_arn=db.secret_arn,
-        host=db.address,
-        port=db.port,
-        database=db.database_name,
-        ca_path="/etc/rds-ca/bundle.pem",
+        region="eu-west-1",
     )
     pulumi.export("address", db.address)
     pulumi.export("secretArn", db.secret_arn)
@@ -240,20 +233,24 @@ def test_the_operator_reads_exactly_the_database_secret_with_its_key(result: Syn
     assert "*" not in json.dumps([read["Resource"], decrypt["Resource"]])
 
 
-def test_the_store_serves_only_the_app_namespaces(result: SynthResult) -> None:
+def test_the_store_serves_only_the_namespaces_given(result: SynthResult) -> None:
     store = result.manifest("ClusterSecretStore", "aws-secrets-manager")
-    assert store["spec"]["conditions"] == [{"namespaces": ["lmagent"]}]
+    assert store["spec"]["conditions"] == [{"namespaces": ["database-admin"]}]
     assert store["spec"]["provider"] == {"aws": {"service": "SecretsManager", "region": "eu-west-1"}}
 
 
-def test_the_external_secret_renders_an_escaped_verified_url(result: SynthResult) -> None:
-    es = result.manifest("ExternalSecret", "lmagent-api-database", "lmagent")
-    template = es["spec"]["target"]["template"]["data"]["DATABASE_URL"]
-    assert template.startswith(
-        "postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}@lmagent-staging-main."
-    )
-    assert template.endswith(":5432/lmagent?sslmode=verify-full&sslrootcert=/etc/rds-ca/bundle.pem")
+def test_the_master_credentials_and_the_cas_are_rendered_for_the_admin_job(result: SynthResult) -> None:
+    from components.database import RDS_CA_KEY, rds_ca_bundle
+
+    es = result.manifest("ExternalSecret", "main-master", "database-admin")
+    data = es["spec"]["target"]["template"]["data"]
+    assert data == {
+        "username": "{{ .username }}",
+        "password": "{{ .password }}",
+        RDS_CA_KEY: rds_ca_bundle("eu-west-1"),
+    }
     assert [d["remoteRef"]["property"] for d in es["spec"]["data"]] == ["username", "password"]
+    assert es["spec"]["target"]["name"] == "main-master"
 
 
 def test_the_custom_resources_pass_the_pinned_crd_schemas(result: SynthResult) -> None:
@@ -280,23 +277,9 @@ def test_nothing_declared_or_exported_holds_a_password(result: SynthResult) -> N
     assert "password" not in json.dumps(
         [r["inputs"] for r in result.resources if "ExternalSecret" not in r["type"]]
     )
-    assert '"masterPassword"' not in text and '"password":' not in text
-
-
-@pytest.mark.parametrize(
-    ("password", "user"),
-    [("p@ss:w/rd?%#", "app"), ("plain", "us@er")],
-)
-def test_urlquery_escapes_what_would_break_the_url(password: str, user: str) -> None:
-    # What Go's urlquery (url.QueryEscape) does to the characters RDS passwords may hold.
-    from urllib.parse import quote_plus, urlsplit
-
-    template = database_url_template("h", 5432, "d", None)
-    url = template.replace("{{ .username | urlquery }}", quote_plus(user)).replace(
-        "{{ .password | urlquery }}", quote_plus(password)
-    )
-    parts = urlsplit(url)
-    assert (parts.hostname, parts.port, parts.path, parts.query) == ("h", 5432, "/d", "sslmode=verify-full")
+    assert '"masterPassword"' not in text
+    # The one `password` key is the ExternalSecret's template, a reference the operator fills.
+    assert re.findall(r'"password": ("[^"]*")', text) == ['"{{ .password }}"']
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,11 +390,11 @@ def test_the_app_reads_its_database_url_from_a_mounted_file(stack: str) -> None:
         "value": "/var/run/secrets/lmagent/database/DATABASE_URL",
     } in container["env"]
     volume = next(v for v in pod["volumes"] if v["name"] == "database")
-    assert volume["secret"]["secretName"] == "lmagent-api-database"
+    assert volume["configMap"]["name"] == "lmagent-api-database"
     mount = next(m for m in container["volumeMounts"] if m["name"] == "database")
     assert mount["readOnly"] is True and "subPath" not in mount
-    es = result.manifest("ExternalSecret", "lmagent-api-database", "lmagent")
-    assert es["spec"]["target"]["name"] == "lmagent-api-database"
+    config = result.manifest("ConfigMap", "lmagent-api-database", "lmagent")
+    assert set(config["data"]) == {"DATABASE_URL", "rds-ca.pem"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -423,8 +406,9 @@ def test_resources_and_outputs_hold_no_password(stack: str) -> None:
     # Whatever names a password in the database's resources is a flag or a reference, no value.
     database = [r for r in result.resources if r["name"].startswith(("database-", "external-secrets"))]
     keys = {k for r in database for k in _keys(r["inputs"]) if "password" in k.lower()}
-    assert keys == {"manageMasterUserPassword"}
-    es = result.manifest("ExternalSecret", "lmagent-api-database", "lmagent")
+    assert keys == {"manageMasterUserPassword", "password"}
+    es = result.manifest("ExternalSecret", "main-master", "database-admin")
+    assert es["spec"]["target"]["template"]["data"]["password"] == "{{ .password }}"
     assert {d["remoteRef"]["property"] for d in es["spec"]["data"]} == {"username", "password"}
     assert "password" not in json.dumps(result.outputs).lower()
     assert '"masterPassword"' not in text
@@ -448,23 +432,18 @@ def test_an_app_without_a_database_is_unchanged() -> None:
 # The RDS certificate authorities in the pod
 
 
-def test_the_rendered_secret_carries_the_regions_rds_cas_and_the_url_names_them(synthesized):
+def test_the_app_gets_the_regions_rds_cas_where_its_url_names_them(synthesized):
     from components._app_pod import DATABASE_DIR
     from components.database import RDS_CA_KEY, rds_ca_bundle
 
-    [secret] = [m for m in synthesized.manifests if m["kind"] == "ExternalSecret"]
-    data = secret["spec"]["target"]["template"]["data"]
-    assert f"sslrootcert={DATABASE_DIR}/{RDS_CA_KEY}" in data["DATABASE_URL"]
-    assert "sslmode=verify-full" in data["DATABASE_URL"]
-    assert data[RDS_CA_KEY] == rds_ca_bundle("eu-west-1")
-    # The same Secret is what the pod mounts at DATABASE_DIR.
-    [deployment] = [
-        m
-        for m in synthesized.manifests
-        if m["kind"] == "Deployment" and m["metadata"]["name"] == "lmagent-api"
-    ]
-    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-    assert volumes["database"]["secret"]["secretName"] == secret["spec"]["target"]["name"]
+    config = synthesized.manifest("ConfigMap", "lmagent-api-database", "lmagent")
+    assert f"sslrootcert={DATABASE_DIR}/{RDS_CA_KEY}" in config["data"]["DATABASE_URL"]
+    assert "sslmode=verify-full" in config["data"]["DATABASE_URL"]
+    assert config["data"][RDS_CA_KEY] == rds_ca_bundle("eu-west-1")
+    # The same ConfigMap is what the pod mounts at DATABASE_DIR.
+    pod = synthesized.manifest("Deployment", "lmagent-api", "lmagent")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["database"]["configMap"]["name"] == config["metadata"]["name"]
 
 
 def test_the_bundle_holds_the_ca_the_instance_is_signed_by_and_only_valid_certificates():

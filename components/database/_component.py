@@ -62,6 +62,9 @@ class PostgresDatabase(pulumi.ComponentResource):
     instance_arn: pulumi.Output[str]
     """ARN of the RDS instance."""
 
+    resource_id: pulumi.Output[str]
+    """The instance's DbiResourceId (`db-...`), which `rds-db:connect` ARNs name."""
+
     alarm_names: list[pulumi.Output[str]]
     """Names of the CloudWatch alarms on the instance (none unless `alarm_topic_arns` were given)."""
 
@@ -286,6 +289,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.key_arn = key.arn
         self.security_group_id = group.id
         self.instance_arn = instance.arn
+        self.resource_id = instance.resource_id
         self.register_outputs(
             {
                 "address": self.address,

@@ -1,11 +1,12 @@
-"""ExternalSecrets: the External Secrets Operator and the store that hands database credentials to apps.
+"""ExternalSecrets: the External Secrets Operator and a store handing master credentials to one namespace.
 
 The operator (chart `versions.EXTERNAL_SECRETS`) runs in its own namespace with an IRSA role that
 may read exactly the database secrets it is given (GetSecretValue/DescribeSecret on their ARNs,
 kms:Decrypt on their keys through Secrets Manager only). One ClusterSecretStore on AWS Secrets
 Manager serves only the namespaces listed (`spec.conditions[].namespaces`): an ExternalSecret
-elsewhere is refused by the operator. Each app with a database gets an ExternalSecret rendering
-`DATABASE_URL` into a Secret of its namespace; the credentials never pass through Pulumi.
+elsewhere is refused by the operator. The stacks list one: the database-admin namespace, whose Job
+makes the apps' own roles (components/database/_users.py); apps never receive the master
+credentials, which never pass through Pulumi either.
 """
 
 from __future__ import annotations
@@ -23,20 +24,16 @@ from components._monitoring_network import webhook_controller_policies
 from components.versions import EXTERNAL_SECRETS
 
 __all__ = [
-    "DATABASE_URL_KEY",
     "ESO_NAMESPACE",
     "RDS_CA_KEY",
     "ExternalSecrets",
-    "database_url_template",
     "rds_ca_bundle",
 ]
 
 ESO_NAMESPACE = "external-secrets"
 STORE_NAME = "aws-secrets-manager"
-#: The key of the rendered Secret the app reads.
-DATABASE_URL_KEY = "DATABASE_URL"
-#: The key of the same Secret holding the RDS certificate authorities of the region, which
-#: `sslrootcert` names so `sslmode=verify-full` can verify the server offline.
+#: The key, in the rendered Secret of the admin Job and in an app's database ConfigMap, of the RDS
+#: certificate authorities of the region, so `sslmode=verify-full` can verify the server offline.
 RDS_CA_KEY = "rds-ca.pem"
 _RDS_CA = Path(__file__).with_name("rds_ca.json")
 
@@ -67,20 +64,6 @@ _meta, _net = k8s.meta.v1, k8s.networking.v1
 
 #: A function making an IRSA role (name, namespace, service account, policy JSON) -> role ARN.
 Irsa = Callable[[str, str, str, pulumi.Input[str]], pulumi.Input[str]]
-
-
-def database_url_template(host: str, port: int, database: str, ca_path: str | None) -> str:
-    """The ESO template (engine v2, Go text/template) of `DATABASE_URL`.
-
-    User and password go through `urlquery`, Go's query escaping, so '@', ':', '/', '%' and '?'
-    in them cannot break the URL. RDS-generated passwords contain no spaces (the one character
-    `urlquery` turns into '+', which libpq would not decode in the user-info part).
-    """
-    params = "sslmode=verify-full" + (f"&sslrootcert={ca_path}" if ca_path else "")
-    return (
-        "postgresql://{{ .username | urlquery }}:{{ .password | urlquery }}"
-        f"@{host}:{port}/{database}?{params}"
-    )
 
 
 class ExternalSecrets(pulumi.ComponentResource):
@@ -162,42 +145,38 @@ class ExternalSecrets(pulumi.ComponentResource):
         )
         self.register_outputs({"storeName": STORE_NAME})
 
-    def database_url(
+    def master_credentials(
         self,
-        app: str,
+        name: str,
         namespace: pulumi.Input[str],
         *,
+        secret_name: str,
         secret_arn: pulumi.Input[str],
-        host: pulumi.Input[str],
-        port: pulumi.Input[int],
-        database: str,
-        ca_path: str | None,
-        region: str | None = None,
+        region: str,
         depends_on: Sequence[pulumi.Resource] = (),
     ) -> k8s.apiextensions.CustomResource:
-        """An ExternalSecret in `namespace` rendering the Secret `<app>-database` with `DATABASE_URL`
-        and, given `region`, the region's RDS CA bundle under `rds-ca.pem` (`ca_path` is where the
-        pod finds that key)."""
-        template = pulumi.Output.all(host, port).apply(
-            lambda hp: database_url_template(str(hp[0]), int(hp[1]), database, ca_path)
-        )
+        """An ExternalSecret in `namespace` rendering the Secret `secret_name` with the master
+        user's `username` and `password` (read from `secret_arn`, refreshed every
+        `REFRESH_INTERVAL`, so a rotation by RDS reaches it within that) and the region's RDS CA
+        bundle under `rds-ca.pem`. Only for the database-admin Job: apps never get it."""
         return k8s.apiextensions.CustomResource(
-            f"{app}-database-url",
+            name,
             api_version="external-secrets.io/v1",
             kind="ExternalSecret",
-            metadata=_meta.ObjectMetaArgs(name=f"{app}-database", namespace=namespace),
+            metadata=_meta.ObjectMetaArgs(name=secret_name, namespace=namespace),
             spec={
                 "refreshInterval": REFRESH_INTERVAL,
                 "secretStoreRef": {"kind": "ClusterSecretStore", "name": STORE_NAME},
                 "target": {
-                    "name": f"{app}-database",
+                    "name": secret_name,
                     "creationPolicy": "Owner",
                     "template": {
                         "engineVersion": "v2",
                         # The bundle is literal template text: PEM holds no `{{`.
                         "data": {
-                            DATABASE_URL_KEY: template,
-                            **({RDS_CA_KEY: rds_ca_bundle(region)} if region is not None else {}),
+                            "username": "{{ .username }}",
+                            "password": "{{ .password }}",
+                            RDS_CA_KEY: rds_ca_bundle(region),
                         },
                     },
                 },

@@ -1,0 +1,322 @@
+"""The apps' own database roles: the Job's SQL run by a real PostgreSQL, and what the stacks declare.
+
+The SQL test starts PostgreSQL (Debian's server, installed by `make system-deps`) on a Unix socket
+and runs the Job's own command line, taken from the synthesised manifest, as a master user built
+like RDS's: not a superuser, with CREATEROLE and CREATEDB, owning the database, allowed to grant
+`rds_iam` (RDS user guide, "Understanding PostgreSQL roles and permissions": the master user is a
+member of rds_superuser, which is not a superuser). Debian's server is PostgreSQL 15, RDS runs 17:
+the statements used exist unchanged in both, and the one rule that changed in 16 (a role's creator
+gets ADMIN but not SET on it) is why the schema is owned by the master, not by the app's role.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from components.database import ADMIN_NAMESPACE, check_role_name, database_url, grants_sql, role_name
+from tests._loopback import free_port
+from tests.conftest import STACKS, synth_stack, synth_with
+
+MASTER = "lmagent_admin"
+DATABASE = "lmagent"
+Psql = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _server_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    assert found, f"PostgreSQL's {name} is not installed; run `make system-deps`"
+    return found[-1]
+
+
+def _as_postgres(*command: str) -> list[str]:
+    # The server refuses to run as root; the Debian package made the `postgres` user.
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[tuple[str, int]]:
+    """A PostgreSQL server on a Unix socket, with RDS's `rds_iam` role and a master user like RDS's."""
+    root = Path(tempfile.mkdtemp(prefix="pg-", dir="/tmp"))  # the server user must reach it
+    root.chmod(0o755)
+    data, port = root / "data", free_port()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    try:
+        subprocess.run(
+            _as_postgres(_server_bin("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"),
+            check=True,
+            capture_output=True,
+        )
+        options = f"-c listen_addresses='' -c unix_socket_directories={root} -p {port}"
+        subprocess.run(
+            _as_postgres(
+                _server_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"
+            ),
+            check=True,
+            capture_output=True,
+        )
+        setup = (
+            "CREATE ROLE rds_iam; "
+            f"CREATE ROLE {MASTER} LOGIN CREATEROLE CREATEDB; "
+            f"GRANT rds_iam TO {MASTER} WITH ADMIN OPTION; "
+            f"CREATE DATABASE {DATABASE} OWNER {MASTER}; "
+            "CREATE ROLE intruder LOGIN;"
+        )
+        for statement in setup.split("; "):
+            subprocess.run(
+                [
+                    "psql",
+                    "-h",
+                    str(root),
+                    "-p",
+                    str(port),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-c",
+                    statement,
+                ],
+                check=True,
+                capture_output=True,
+            )
+        yield str(root), port
+    finally:
+        subprocess.run(
+            _as_postgres(_server_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def psql(postgres: tuple[str, int]) -> Psql:
+    host, port = postgres
+
+    def run(user: str, sql: str, database: str = DATABASE) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["psql", "--no-psqlrc", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            env={**os.environ, "PGHOST": host, "PGPORT": str(port), "PGUSER": user, "PGDATABASE": database},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    return run
+
+
+def _job(stack: str = "staging") -> dict:
+    result = synth_stack(stack)
+    (job,) = [m for m in result.manifests if m["kind"] == "Job"]
+    return job
+
+
+def _run_job(job: dict, postgres: tuple[str, int]) -> subprocess.CompletedProcess[str]:
+    """The Job's container command line, with its environment, against the local server as the
+    master (TLS settings dropped: the local server speaks over a Unix socket)."""
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    assert {e["name"] for e in container["env"] if "valueFrom" in e} == {"PGUSER", "PGPASSWORD"}
+    host, port = postgres
+    env |= {"PGHOST": host, "PGPORT": str(port), "PGUSER": MASTER, "PGSSLMODE": "disable"}
+    env.pop("PGSSLROOTCERT")
+    return subprocess.run(
+        [*container["command"], *container["args"]],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_jobs_sql_makes_the_role_and_a_rerun_changes_nothing(postgres, psql: Psql) -> None:
+    job = _job()
+    first = _run_job(job, postgres)
+    assert first.returncode == 0, first.stderr
+    before = psql(
+        "postgres", "SELECT rolname FROM pg_roles ORDER BY 1; SELECT nspname FROM pg_namespace ORDER BY 1"
+    )
+    again = _run_job(job, postgres)
+    assert again.returncode == 0, again.stderr
+    after = psql(
+        "postgres", "SELECT rolname FROM pg_roles ORDER BY 1; SELECT nspname FROM pg_namespace ORDER BY 1"
+    )
+    assert before.stdout == after.stdout
+    role = psql(
+        "postgres",
+        "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolcanlogin, "
+        "pg_has_role('lmagent_api', 'rds_iam', 'MEMBER') FROM pg_roles WHERE rolname = 'lmagent_api'",
+    )
+    assert role.stdout.strip() == "f|f|f|f|f|t|t"
+
+
+def test_the_app_role_works_in_its_own_schema_and_nowhere_else(postgres, psql: Psql) -> None:
+    assert _run_job(_job(), postgres).returncode == 0
+    own = psql(
+        "lmagent_api", "CREATE TABLE items (id int); INSERT INTO items VALUES (1); SELECT count(*) FROM items"
+    )
+    assert own.returncode == 0, own.stderr
+    assert own.stdout.strip().splitlines()[-1] == "1"
+    where = psql("lmagent_api", "SELECT schemaname FROM pg_tables WHERE tablename = 'items'")
+    assert where.stdout.strip() == "lmagent_api"
+    public = psql("lmagent_api", "CREATE TABLE public.loose (id int)")
+    assert public.returncode != 0 and "permission denied for schema public" in public.stderr
+    roles = psql("lmagent_api", "CREATE ROLE escalated")
+    assert roles.returncode != 0 and "permission denied" in roles.stderr
+    databases = psql("lmagent_api", "CREATE DATABASE other")
+    assert databases.returncode != 0 and "permission denied" in databases.stderr
+
+
+def test_another_apps_role_cannot_read_it_and_strangers_cannot_connect(psql: Psql) -> None:
+    made = psql(MASTER, grants_sql(DATABASE, ["lmagent_api", "billing"]))
+    assert made.returncode == 0, made.stderr
+    psql("lmagent_api", "CREATE TABLE IF NOT EXISTS secrets_of_api (id int)")
+    other = psql("billing", "SELECT * FROM lmagent_api.secrets_of_api")
+    assert other.returncode != 0 and "permission denied for schema lmagent_api" in other.stderr
+    # A login role nobody granted anything: the database's CONNECT was taken from PUBLIC.
+    stranger = psql("intruder", "SELECT 1")
+    assert stranger.returncode != 0 and "permission denied for database" in stranger.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The names and the SQL
+
+
+def test_role_names_follow_the_app_names() -> None:
+    assert role_name("lmagent-api") == "lmagent_api"
+    assert check_role_name("lmagent-api", MASTER) == "lmagent_api"
+
+
+@pytest.mark.parametrize(
+    ("app", "needle"),
+    [
+        ("pg-stats", "starts with a prefix PostgreSQL or RDS reserves"),
+        ("rdsadmin", "starts with a prefix PostgreSQL or RDS reserves"),
+        ("lmagent-admin", "is the database's master user"),
+        ("9lives", "allowed: up to 63 lower-case letters"),
+    ],
+)
+def test_an_app_whose_role_cannot_be_made_is_refused(app: str, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle) as info:
+        check_role_name(app, MASTER)
+    assert repr(app) in str(info.value)
+
+
+def test_the_sql_refuses_anything_but_plain_identifiers() -> None:
+    with pytest.raises(ValueError, match="not a plain PostgreSQL identifier"):
+        grants_sql(DATABASE, ["x; DROP DATABASE lmagent"])
+
+
+def test_a_config_naming_a_reserved_role_is_a_config_error() -> None:
+    with pytest.raises(Exception, match=r"apps\.rds-sync.*reserves"):
+        synth_with("staging", {"lmagent-infra:apps": {"rds-sync": {"database": "main"}}})
+
+
+def test_the_url_has_the_role_and_no_password() -> None:
+    url = database_url("lmagent_api", "h.rds.amazonaws.com", 5432, DATABASE, "/ca/rds-ca.pem")
+    assert url == (
+        "postgresql://lmagent_api@h.rds.amazonaws.com:5432/lmagent?sslmode=verify-full&sslrootcert=/ca/rds-ca.pem"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# What the stacks declare
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_app_connects_as_its_own_role_with_an_iam_token(stack: str) -> None:
+    result = synth_stack(stack)
+    config = result.manifest("ConfigMap", "lmagent-api-database", "lmagent")
+    url = config["data"]["DATABASE_URL"]
+    assert url.startswith("postgresql://lmagent_api@") and ":" not in url.split("//")[1].split("@")[0]
+    assert "sslmode=verify-full" in url and "sslrootcert=/var/run/secrets/lmagent/database/rds-ca.pem" in url
+    # The role may connect as lmagent_api on this instance (its DbiResourceId) and do nothing else.
+    policy = result.named("database-users-lmagent-api-connect")["inputs"]["policy"]
+    (statement,) = json.loads(policy)["Statement"]
+    assert statement["Action"] == "rds-db:connect"
+    assert re.fullmatch(
+        r"arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-[0-9A-Z]{26}/lmagent_api", statement["Resource"]
+    )
+    role = result.named("database-users-lmagent-api")["inputs"]
+    trust = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert trust == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ]
+    association = result.named("database-users-lmagent-api-pod-identity")["inputs"]
+    assert (association["namespace"], association["serviceAccount"]) == ("lmagent", "lmagent-api")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_the_admin_namespace_receives_the_master_secret(stack: str) -> None:
+    result = synth_stack(stack)
+    secrets = [m for m in result.manifests if m["kind"] == "ExternalSecret"]
+    assert [(m["metadata"]["namespace"], m["metadata"]["name"]) for m in secrets] == [
+        (ADMIN_NAMESPACE, "main-master")
+    ]
+    store = result.manifest("ClusterSecretStore", "aws-secrets-manager")
+    assert store["spec"]["conditions"] == [{"namespaces": [ADMIN_NAMESPACE]}]
+    # Nothing in the app's namespace names a Secret it would need the master password from.
+    pod = result.manifest("Deployment", "lmagent-api", "lmagent")["spec"]["template"]["spec"]
+    assert not any("secret" in v for v in pod["volumes"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_app_waits_for_its_role_and_its_identity(stack: str) -> None:
+    result = synth_stack(stack)
+    deployment = next(
+        r
+        for r in result.resources
+        if r["type"] == "kubernetes:apps/v1:Deployment" and r["inputs"]["metadata"]["name"] == "lmagent-api"
+    )
+    job = result.named("database-users-main-job")
+    association = result.named("database-users-lmagent-api-pod-identity")
+    assert {job["urn"], association["urn"]} <= set(deployment["dependencies"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_admin_job_is_hardened_and_pinned(stack: str) -> None:
+    job = _job(stack)
+    assert job["metadata"]["namespace"] == ADMIN_NAMESPACE
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert "@sha256:" in container["image"] and container["image"].startswith(
+        "docker.io/library/postgres:17."
+    )
+    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PGSSLMODE"]["value"] == "verify-full"
+    assert "password" not in json.dumps([e for e in container["env"] if "value" in e]).lower()
+    # Within pulumi-kubernetes' ten minutes for a Job, so a stuck run fails the update.
+    assert job["spec"]["activeDeadlineSeconds"] < 600
+
+
+def test_a_new_app_changes_the_jobs_name_so_it_runs_again() -> None:
+    one = _job()
+    two = synth_with(
+        "staging",
+        {
+            "lmagent-infra:apps": {
+                "lmagent-api": {"database": "main"},
+                "billing": {"database": "main", "namespace": "billing"},
+            }
+        },
+    )
+    (job,) = [m for m in two.manifests if m["kind"] == "Job"]
+    assert job["metadata"]["name"] != one["metadata"]["name"]
+    assert "billing" in job["spec"]["template"]["spec"]["containers"][0]["args"][-1]
