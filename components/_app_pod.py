@@ -35,7 +35,7 @@ KARPENTER_NODE_LABEL = "karpenter.sh/nodepool"
 _meta = k8s.meta.v1
 _core = k8s.core.v1
 
-#: Where an app's database ConfigMap is mounted; `DATABASE_URL_FILE` names the file in it.
+#: Where an app's database Secret is mounted; `DATABASE_URL_FILE` names the file in it.
 DATABASE_DIR = "/var/run/secrets/lmagent/database"
 
 
@@ -46,7 +46,7 @@ class AppDatabase:
     No field is secret: the app's role has no password (it signs an IAM token as one)."""
 
     files: Mapping[str, pulumi.Input[str]]
-    """The files the app finds in `DATABASE_DIR` (its ConfigMap): `DATABASE_URL` (the app's own
+    """The files the app finds in `DATABASE_DIR` (its Secret `<app>-database`): `DATABASE_URL` (the app's own
     role, host, port, database, `sslmode=verify-full`, `sslrootcert` naming the CA file) and the
     RDS certificate authorities."""
 
@@ -69,13 +69,13 @@ def deployment_spec(
     config: pulumi.Input[str],
     env: list[k8s.core.v1.EnvVarArgs],
     karpenter_nodes: bool = False,
-    database_config: pulumi.Input[str] | None = None,
+    database_files: pulumi.Input[str] | None = None,
 ) -> k8s.apps.v1.DeploymentSpecArgs:
     """The hardened Deployment spec of app `name`: one container, probes, spreading, no token.
 
     With `karpenter_nodes` the pods may only run on nodes Karpenter launched (a required node
     affinity on `KARPENTER_NODE_LABEL`), which leaves the managed node groups to system pods.
-    With `database_config`, that ConfigMap (`DATABASE_URL` and the RDS CAs) is mounted read-only
+    With `database_files`, that Secret (`DATABASE_URL` and the RDS CAs) is mounted read-only
     at `DATABASE_DIR` (the kubelet rewrites the files when it changes; no subPath, which it never
     updates).
     """
@@ -131,7 +131,7 @@ def deployment_spec(
             # Not a subPath: files under a subPath mount are never updated.
             *(
                 [_core.VolumeMountArgs(name="database", mount_path=DATABASE_DIR, read_only=True)]
-                if database_config
+                if database_files
                 else []
             ),
         ],
@@ -155,10 +155,10 @@ def deployment_spec(
                 [
                     _core.VolumeArgs(
                         name="database",
-                        config_map=_core.ConfigMapVolumeSourceArgs(name=database_config, default_mode=0o444),
+                        secret=_core.SecretVolumeSourceArgs(secret_name=database_files, default_mode=0o440),
                     )
                 ]
-                if database_config
+                if database_files
                 else []
             ),
         ],

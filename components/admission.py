@@ -177,8 +177,18 @@ class AdmissionArgs(Model):
         return value
 
 
-def policy_document(args: AdmissionArgs, app_namespaces: Sequence[str]) -> dict[str, Any]:
-    """The ClusterPolicy (kyverno.io/v1) verifying every image of every pod in `app_namespaces`.
+def policy_document(
+    args: AdmissionArgs,
+    app_namespaces: Sequence[str],
+    pinned_images: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """The ClusterPolicy (kyverno.io/v1) verifying every image of every pod in `app_namespaces`,
+    and allowing, in each namespace of `pinned_images`, only the images listed there by digest.
+
+    The second rule is for third-party images the pipeline did not build and that carry no
+    signature of an identity to verify (the database-admin Job's official PostgreSQL image): the
+    digest names the exact bytes, so nothing else can run there. Its JMESPath reads every kind of
+    container (Kyverno's "Restrict Image Registries" sample policy uses the same expression).
 
     `type: SigstoreBundle` because the pipeline signs with cosign 3, which stores the signature as
     a Sigstore bundle attached to the image through the OCI referrers API, not under the
@@ -187,9 +197,18 @@ def policy_document(args: AdmissionArgs, app_namespaces: Sequence[str]) -> dict[
     """
     if not app_namespaces:
         raise ValueError("policy_document: no app namespaces to cover")
-    excluded = sorted(set(args.excluded_namespaces) & set(app_namespaces))
+    pinned = {ns: sorted(images) for ns, images in sorted((pinned_images or {}).items())}
+    excluded = sorted(set(args.excluded_namespaces) & (set(app_namespaces) | set(pinned)))
     if excluded:
         raise ValueError(f"policy_document: app namespaces {excluded} are in excludedNamespaces")
+    unpinned = sorted(i for images in pinned.values() for i in images if "@sha256:" not in i)
+    if unpinned:
+        raise ValueError(
+            f"policy_document: pinned images {unpinned} name no digest; allowed: <image>@sha256:<digest>"
+        )
+    both = sorted(set(pinned) & set(app_namespaces))
+    if both:
+        raise ValueError(f"policy_document: namespaces {both} are app namespaces; their images are verified")
     enforce = args.mode == "Enforce"
     return {
         "apiVersion": "kyverno.io/v1",
@@ -241,7 +260,30 @@ def policy_document(args: AdmissionArgs, app_namespaces: Sequence[str]) -> dict[
                             ],
                         }
                     ],
-                }
+                },
+                *(
+                    {
+                        "name": f"pinned-images-{namespace}",
+                        "match": {"any": [{"resources": {"kinds": ["Pod"], "namespaces": [namespace]}}]},
+                        "validate": {
+                            "failureAction": args.mode,
+                            "message": f"Pods in {namespace} run only {', '.join(images)}.",
+                            "deny": {
+                                "conditions": {
+                                    "any": [
+                                        {
+                                            "key": "{{ request.object.spec.[ephemeralContainers, "
+                                            "initContainers, containers][].image }}",
+                                            "operator": "AnyNotIn",
+                                            "value": images,
+                                        }
+                                    ]
+                                }
+                            },
+                        },
+                    }
+                    for namespace, images in pinned.items()
+                ),
             ],
         },
     }
@@ -349,12 +391,15 @@ class AdmissionController(pulumi.ComponentResource):
         environment: Environment = "production",
         provider: k8s.Provider | None = None,
         cluster_dns: pulumi.Resource | None = None,
+        pinned_images: Mapping[str, Sequence[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`app_namespaces` are those the policy covers; `irsa` (`EksCluster.irsa_role` itself
-        will do) makes Kyverno's ECR read role for `repository_arns`; the release waits for
-        `cluster_dns` (the coredns add-on). `environment` (default `production`) selects the
-        guardrails `args` are checked against (Enforce and 3 replicas in production).
+        """`app_namespaces` are those the policy covers; `pinned_images` (namespace -> images by
+        digest; default none) adds, per namespace, a rule admitting only those images; `irsa`
+        (`EksCluster.irsa_role` itself will do) makes Kyverno's ECR read role for
+        `repository_arns`; the release waits for `cluster_dns` (the coredns add-on).
+        `environment` (default `production`) selects the guardrails `args` are checked against
+        (Enforce and 3 replicas in production).
 
         The Kubernetes provider comes from `opts` as Pulumi resolves it, or from `provider=`;
         without one this raises rather than use the ambient kubeconfig.
@@ -362,7 +407,7 @@ class AdmissionController(pulumi.ComponentResource):
         where = f"AdmissionController {name!r}"
         args = for_environment(where, as_args(where, AdmissionArgs, args), environment)
         provider = resolve_provider(where, "kubernetes", k8s.Provider, provider, opts)
-        document = policy_document(args, app_namespaces)  # bad input fails before any resource
+        document = policy_document(args, app_namespaces, pinned_images)  # bad input fails first
         super().__init__("lmagent:components:AdmissionController", name, None, opts)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
         labels = {

@@ -211,7 +211,7 @@ class AppService(pulumi.ComponentResource):
         `karpenter.sh/nodepool` exists), keeping them off the managed node groups, which are then
         left to the system pods. Turn it on only where Karpenter runs with at least one NodePool
         (`components.Karpenter`): elsewhere the pods would stay Pending.
-        `database` (from components.database `DatabaseUsers`) is the app's database: a ConfigMap
+        `database` (from components.database `DatabaseUsers`) is the app's database: a Secret
         `<name>-database` holds its `DATABASE_URL` (the app's own role, no password) and the RDS
         CAs, mounted at `DATABASE_DIR` with `DATABASE_URL_FILE` naming the file; the
         NetworkPolicy gains the database's egress rules; the Deployment waits for `database.ready`.
@@ -332,12 +332,17 @@ class AppService(pulumi.ComponentResource):
                 )
                 for env_name in sorted(args.secret_env)
             ]
-        database_config = None
+        database_files = None
         if database is not None:
-            database_config = _core.ConfigMap(
+            # A Secret, though nothing in it is secret today (the role has no password): apps and
+            # the policy pack treat a DATABASE_URL as a credential wherever it appears.
+            database_files = _core.Secret(
                 f"{name}-database",
-                metadata=self._metadata(f"{kname}-database"),
-                data=dict(database.files),
+                _core.SecretInitArgs(
+                    metadata=self._metadata(f"{kname}-database"),
+                    type="Opaque",
+                    string_data=dict(database.files),
+                ),
                 opts=self._opts(),
             ).metadata.name
             # A file, not an env var: the kubelet updates mounted files in place, and the app
@@ -361,7 +366,7 @@ class AppService(pulumi.ComponentResource):
                 config=config.metadata.name,
                 env=env,
                 karpenter_nodes=karpenter_nodes,
-                database_config=database_config,
+                database_files=database_files,
             ),
             opts=pulumi.ResourceOptions.merge(
                 self._opts(),

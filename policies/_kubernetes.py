@@ -310,14 +310,36 @@ def _resource_filters(block: Any) -> list[Mapping[str, Any]]:
     return found
 
 
+def _digest_allow_list(rule: Any) -> bool:
+    """A rule that denies any pod with an image outside a list of images pinned by digest (what
+    components/admission.py declares for third-party images nobody signed for this project)."""
+    conditions = items(get(rule, "validate", "deny", "conditions", "any"))
+    if get(rule, "validate", "failureAction") not in ("Enforce", "Audit") or len(conditions) != 1:
+        return False
+    (condition,) = conditions
+    key, values = get(condition, "key"), items(get(condition, "value"))
+    every_container = (
+        isinstance(key, str)
+        and all(kind in key for kind in ("containers", "initContainers", "ephemeralContainers"))
+        and key.rstrip(" }").endswith(".image")
+    )
+    return (
+        every_container
+        and get(condition, "operator") == "AnyNotIn"
+        and bool(values)
+        and all(image_problem(v) is None for v in values)
+    )
+
+
 def verified_namespaces(props: Mapping[str, Any]) -> tuple[set[str], bool, set[str]]:
-    """What a ClusterPolicy's image-verifying rules cover: (namespaces named, whether one rule
+    """What a ClusterPolicy's image-verifying rules cover (signature verification, or an allow-list
+    of images pinned by digest): (namespaces named, whether one rule
     matches pods in every namespace, namespaces excluded by any of those rules)."""
     named: set[str] = set()
     everywhere = False
     excluded: set[str] = set()
     for rule in items(get(props, "spec", "rules")):
-        if not items(get(rule, "verifyImages")):
+        if not items(get(rule, "verifyImages")) and not _digest_allow_list(rule):
             continue
         for filt in _resource_filters(get(rule, "match")):
             if not {"Pod", "*"} & set(items(get(filt, "kinds"))):

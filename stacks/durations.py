@@ -188,6 +188,12 @@ TYPES: Mapping[str, Estimate] = {
     "kubernetes:core/v1:ConfigMap": Estimate(1, _K8S_OBJECT),
     "kubernetes:core/v1:Secret": Estimate(1, _K8S_OBJECT),
     "kubernetes:core/v1:ServiceAccount": Estimate(1, _K8S_OBJECT),
+    "kubernetes:batch/v1:Job": Estimate(
+        45,
+        "assumption: pulumi-kubernetes waits until the Job completes (4.34.2 batch/v1/Job docstring); "
+        "the database-users Job pulls the postgres alpine image (about 100 MB) and runs one short psql "
+        "session",
+    ),
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": Estimate(1, _K8S_OBJECT),
     "kubernetes:policy/v1:PodDisruptionBudget": Estimate(1, _K8S_OBJECT),
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": Estimate(1, _K8S_OBJECT),

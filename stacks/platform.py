@@ -14,6 +14,7 @@ from components.app import AppService, PublicEntry
 from components.cluster import EksCluster
 from components.database import (
     ADMIN_NAMESPACE,
+    DATABASE_URL_KEY,
     DatabaseAlerts,
     DatabaseUser,
     DatabaseUsers,
@@ -25,6 +26,7 @@ from components.image import ContainerImage
 from components.karpenter import Karpenter
 from components.monitoring import MonitoringStack
 from components.network import Network, subnet_plan
+from components.versions import POSTGRES_CLIENT_IMAGE
 from stacks.config import PROJECT, Settings
 
 
@@ -127,6 +129,22 @@ def build(settings: Settings) -> None:
         else None
     )
     load_balancers: list[pulumi.Output[str]] = []
+    used = sorted({app.database for app in cfg.apps.values() if app.database is not None})
+    # The admission controller: in the app namespaces, only images this repository's pipeline
+    # signed. Each app's Deployment waits for the policy, so none is admitted before it is in force.
+    admission = AdmissionController(
+        "admission",
+        cfg.admission,
+        app_namespaces=app_namespaces(cfg.apps),
+        irsa=cluster.irsa_role,
+        repository_arns=image.repository_arn.apply(lambda arn: [arn]),
+        environment=cfg.environment,
+        cluster_dns=cluster.addons["coredns"],
+        # The database-admin Job runs the official PostgreSQL image, by digest, and nothing else.
+        pinned_images={ADMIN_NAMESPACE: [POSTGRES_CLIENT_IMAGE]} if used else None,
+        opts=pulumi.ResourceOptions(provider=cluster.provider),
+    )
+
     # The databases, in the private subnets, admitting only the cluster's nodes; the operator that
     # renders their rotating master credentials into the database-admin namespace alone, where a
     # Job makes each app's own role (IAM authentication: no password reaches an app).
@@ -160,7 +178,6 @@ def build(settings: Settings) -> None:
             provider=cluster.provider,
             cluster_dns=cluster.addons["coredns"],
         )
-    used = sorted({app.database for app in cfg.apps.values() if app.database is not None})
     app_databases: dict[str, AppDatabase] = {}
     if used:
         secrets = ExternalSecrets(
@@ -181,7 +198,8 @@ def build(settings: Settings) -> None:
             region=settings.region,
             secrets=secrets,
             database_cidrs=[pair.private for pair in subnet_plan(cfg.network)],
-            depends_on=[cluster.addons["coredns"]],
+            # The Job's pod is judged by the admission policy: it waits for it, like the apps.
+            depends_on=[cluster.addons["coredns"], admission.policy],
             tags=tags,
         )
         for db_name in used:
@@ -201,18 +219,9 @@ def build(settings: Settings) -> None:
                 ],
                 master_username=cfg.databases[db_name].master_username,
             )
-
-    # The admission controller: in the app namespaces, only images this repository's pipeline
-    # signed. Each app's Deployment waits for the policy, so none is admitted before it is in force.
-    admission = AdmissionController(
-        "admission",
-        cfg.admission,
-        app_namespaces=app_namespaces(cfg.apps),
-        irsa=cluster.irsa_role,
-        repository_arns=image.repository_arn.apply(lambda arn: [arn]),
-        environment=cfg.environment,
-        cluster_dns=cluster.addons["coredns"],
-        opts=pulumi.ResourceOptions(provider=cluster.provider),
+    # Each app's DATABASE_URL: its own role, no password (the app signs an IAM token as one).
+    pulumi.export(
+        "databaseUrls", {app: access.files[DATABASE_URL_KEY] for app, access in app_databases.items()}
     )
 
     # The apps, each running the image built above unless its config names one. Each waits for

@@ -36,7 +36,7 @@ def _policy(stack: str) -> dict[str, Any]:
 
 
 def _keyless(policy: dict[str, Any]) -> dict[str, Any]:
-    [rule] = policy["spec"]["rules"]
+    [rule] = [r for r in policy["spec"]["rules"] if "verifyImages" in r]
     [verify] = rule["verifyImages"]
     [attestor] = verify["attestors"]
     [entry] = attestor["entries"]
@@ -64,8 +64,12 @@ def test_production_fails_closed_and_staging_audits() -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_policy_covers_the_app_namespaces_and_excludes_the_system_ones(stack: str) -> None:
     policy = _policy(stack)
-    [rule] = policy["spec"]["rules"]
+    rule, pinned = policy["spec"]["rules"]
     assert rule["match"]["any"][0]["resources"] == {"kinds": ["Pod"], "namespaces": ["lmagent"]}
+    # The database-admin Job's namespace admits its one image, by digest, and nothing else.
+    assert pinned["match"]["any"][0]["resources"] == {"kinds": ["Pod"], "namespaces": ["database-admin"]}
+    (condition,) = pinned["validate"]["deny"]["conditions"]["any"]
+    assert condition["operator"] == "AnyNotIn" and condition["value"] == [versions.POSTGRES_CLIENT_IMAGE]
     excluded = rule["exclude"]["any"][0]["resources"]["namespaces"]
     assert {"kube-system", "kyverno", "monitoring"} <= set(excluded)
 

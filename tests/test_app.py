@@ -885,10 +885,28 @@ def test_stacks_protect_the_app_namespace_as_the_stack_says(stack: str, synthesi
     assert synthesized.named("lmagent-api-namespace")["options"]["protect"] is (stack == "production")
 
 
-def test_stacks_give_the_app_no_aws_role_unless_it_asks(synthesized: SynthResult) -> None:
+def test_stacks_give_the_app_no_aws_role_but_its_database_role_unless_it_asks(
+    synthesized: SynthResult,
+) -> None:
     account = synthesized.manifest("ServiceAccount", "lmagent-api", "lmagent")
     assert "annotations" not in account["metadata"]
-    assert not [r for r in synthesized.of_type("aws:iam/role:Role") if "lmagent-api" in r["name"]]
+    # The reference app uses the database `main`: its one role may connect as its database role
+    # (components/database/_users.py) and carries no other policy.
+    (role,) = [r for r in synthesized.of_type("aws:iam/role:Role") if "lmagent-api" in r["name"]]
+    assert role["name"] == "database-users-lmagent-api" and "managedPolicyArns" not in role["inputs"]
+    without = synth_with("staging", {"apps": {"lmagent-api": {}}})
+    assert not [r for r in without.of_type("aws:iam/role:Role") if "lmagent-api" in r["name"]]
+
+
+def test_an_app_with_a_database_and_iam_policies_gets_one_pod_identity_role_with_both() -> None:
+    policy = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    result = synth_with("staging", {"apps": {"lmagent-api": {"database": "main", "iamPolicyArns": [policy]}}})
+    (role,) = [r for r in result.of_type("aws:iam/role:Role") if "lmagent-api" in r["name"]]
+    assert role["name"] == "database-users-lmagent-api"
+    assert role["inputs"]["managedPolicyArns"] == [policy]
+    # Not IRSA as well: the SDKs' chain would pick the web identity first and miss the database.
+    account = result.manifest("ServiceAccount", "lmagent-api", "lmagent")
+    assert "annotations" not in account["metadata"]
 
 
 def test_an_app_with_iam_policies_gets_an_irsa_role_on_its_service_account() -> None:

@@ -390,11 +390,11 @@ def test_the_app_reads_its_database_url_from_a_mounted_file(stack: str) -> None:
         "value": "/var/run/secrets/lmagent/database/DATABASE_URL",
     } in container["env"]
     volume = next(v for v in pod["volumes"] if v["name"] == "database")
-    assert volume["configMap"]["name"] == "lmagent-api-database"
+    assert volume["secret"]["secretName"] == "lmagent-api-database"
     mount = next(m for m in container["volumeMounts"] if m["name"] == "database")
     assert mount["readOnly"] is True and "subPath" not in mount
-    config = result.manifest("ConfigMap", "lmagent-api-database", "lmagent")
-    assert set(config["data"]) == {"DATABASE_URL", "rds-ca.pem"}
+    config = result.manifest("Secret", "lmagent-api-database", "lmagent")
+    assert set(config["stringData"]) == {"DATABASE_URL", "rds-ca.pem"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -436,14 +436,16 @@ def test_the_app_gets_the_regions_rds_cas_where_its_url_names_them(synthesized):
     from components._app_pod import DATABASE_DIR
     from components.database import RDS_CA_KEY, rds_ca_bundle
 
-    config = synthesized.manifest("ConfigMap", "lmagent-api-database", "lmagent")
-    assert f"sslrootcert={DATABASE_DIR}/{RDS_CA_KEY}" in config["data"]["DATABASE_URL"]
-    assert "sslmode=verify-full" in config["data"]["DATABASE_URL"]
-    assert config["data"][RDS_CA_KEY] == rds_ca_bundle("eu-west-1")
-    # The same ConfigMap is what the pod mounts at DATABASE_DIR.
+    config = synthesized.manifest("Secret", "lmagent-api-database", "lmagent")
+    url = synthesized.outputs["databaseUrls"]["lmagent-api"]
+    assert f"sslrootcert={DATABASE_DIR}/{RDS_CA_KEY}" in url and "sslmode=verify-full" in url
+    # The Secret's values are redacted in the synthesis; its keys are the URL and the bundle.
+    assert set(config["stringData"]) == {"DATABASE_URL", RDS_CA_KEY}
+    assert rds_ca_bundle("eu-west-1").startswith("-----BEGIN CERTIFICATE-----")
+    # The same Secret is what the pod mounts at DATABASE_DIR.
     pod = synthesized.manifest("Deployment", "lmagent-api", "lmagent")["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert volumes["database"]["configMap"]["name"] == config["metadata"]["name"]
+    assert volumes["database"]["secret"]["secretName"] == config["metadata"]["name"]
 
 
 def test_the_bundle_holds_the_ca_the_instance_is_signed_by_and_only_valid_certificates():

@@ -236,8 +236,7 @@ def test_the_url_has_the_role_and_no_password() -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_app_connects_as_its_own_role_with_an_iam_token(stack: str) -> None:
     result = synth_stack(stack)
-    config = result.manifest("ConfigMap", "lmagent-api-database", "lmagent")
-    url = config["data"]["DATABASE_URL"]
+    url = result.outputs["databaseUrls"]["lmagent-api"]
     assert url.startswith("postgresql://lmagent_api@") and ":" not in url.split("//")[1].split("@")[0]
     assert "sslmode=verify-full" in url and "sslrootcert=/var/run/secrets/lmagent/database/rds-ca.pem" in url
     # The role may connect as lmagent_api on this instance (its DbiResourceId) and do nothing else.
@@ -269,9 +268,10 @@ def test_only_the_admin_namespace_receives_the_master_secret(stack: str) -> None
     ]
     store = result.manifest("ClusterSecretStore", "aws-secrets-manager")
     assert store["spec"]["conditions"] == [{"namespaces": [ADMIN_NAMESPACE]}]
-    # Nothing in the app's namespace names a Secret it would need the master password from.
-    pod = result.manifest("Deployment", "lmagent-api", "lmagent")["spec"]["template"]["spec"]
-    assert not any("secret" in v for v in pod["volumes"])
+    # The app's own Secret holds its URL and the CAs, no password.
+    files = result.manifest("Secret", "lmagent-api-database", "lmagent")["stringData"]
+    assert set(files) == {"DATABASE_URL", "rds-ca.pem"}
+    assert "password" not in result.outputs["databaseUrls"]["lmagent-api"].lower()
 
 
 @pytest.mark.parametrize("stack", STACKS)

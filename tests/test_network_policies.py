@@ -108,6 +108,11 @@ CONTROL_PLANE = Peer(ip="10.0.1.25")  # an EKS control-plane interface in a priv
 NODE = Peer(ip="10.0.2.40")
 INTERNET = Peer(ip="52.95.150.10")  # an S3 address
 IMDS = Peer(ip="169.254.169.254")
+POD_IDENTITY_AGENT = Peer(ip="169.254.170.23")  # EKS Pod Identity's agent on every node
+DATABASE = Peer(ip="10.0.17.9")  # an RDS interface in a private subnet (10.0.16.0/20)
+DB_USERS_JOB = Peer(
+    "database-admin", {"app.kubernetes.io/name": "database-users", "lmagent.dev/database": "main"}
+)
 
 
 def app(stack: str) -> Peer:
@@ -164,6 +169,10 @@ def test_every_namespace_the_stack_creates_denies_all_traffic_by_default(synthes
         ),
         pytest.param(CLOUDWATCH_EXPORTER, INTERNET, 443, "TCP", id="the exporter calls CloudWatch and STS"),
         pytest.param(CLOUDWATCH_EXPORTER, DNS, 53, "UDP", id="the exporter resolves AWS endpoints"),
+        pytest.param("app", DATABASE, 5432, "TCP", id="app connects to its database"),
+        pytest.param("app", POD_IDENTITY_AGENT, 80, "TCP", id="app gets its IAM token's credentials"),
+        pytest.param(DB_USERS_JOB, DATABASE, 5432, "TCP", id="the database-users Job reaches the database"),
+        pytest.param(DB_USERS_JOB, DNS, 53, "UDP", id="the database-users Job resolves names"),
     ],
 )
 def test_the_traffic_the_stack_needs_flows(
@@ -189,6 +198,12 @@ def test_the_traffic_the_stack_needs_flows(
         pytest.param(CLOUDWATCH_EXPORTER, IMDS, 80, id="the exporter asks for the node's credentials"),
         pytest.param(STRANGER, CLOUDWATCH_EXPORTER, 5000, id="another namespace scrapes the exporter"),
         pytest.param(GRAFANA, INTERNET, 80, id="monitoring speaks plain HTTP to the internet"),
+        pytest.param(DB_USERS_JOB, INTERNET, 443, id="the database-users Job calls out"),
+        pytest.param(DB_USERS_JOB, IMDS, 80, id="the database-users Job asks for the node's credentials"),
+        pytest.param(
+            DB_USERS_JOB, POD_IDENTITY_AGENT, 80, id="the database-users Job asks for AWS credentials"
+        ),
+        pytest.param(STRANGER, DB_USERS_JOB, 5432, id="another namespace reaches the database-users Job"),
     ],
 )
 def test_everything_else_is_denied(

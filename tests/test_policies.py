@@ -1248,6 +1248,44 @@ def test_an_app_namespace_matched_by_the_image_policy_passes() -> None:
     assert admission_violations([api, everywhere]) == []
 
 
+PINNED = "docker.io/library/postgres:17.6-alpine@sha256:" + "a" * 64
+EVERY_IMAGE = "{{ request.object.spec.[ephemeralContainers, initContainers, containers][].image }}"
+
+
+def _allow_list(values: list[str], *, operator: str = "AnyNotIn", key: str | None = None) -> PolicyResource:
+    return cluster_policy(
+        {
+            "name": "pinned",
+            "match": {"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["database-admin"]}}]},
+            "validate": {
+                "failureAction": "Enforce",
+                "deny": {
+                    "conditions": {
+                        "any": [
+                            {
+                                "key": key or EVERY_IMAGE,
+                                "operator": operator,
+                                "value": values,
+                            }
+                        ]
+                    }
+                },
+            },
+        }
+    )
+
+
+def test_a_namespace_admitting_only_images_pinned_by_digest_passes_and_a_weaker_list_does_not() -> None:
+    job = stack_resource("kubernetes:batch/v1:Job", "users", workload(namespace="database-admin"))
+    assert admission_violations([job, _allow_list([PINNED])]) == []
+    # By tag only, the wrong operator, or containers alone (an init container would slip by): refused.
+    assert len(admission_violations([job, _allow_list(["postgres:17.6-alpine"])])) == 1
+    assert len(admission_violations([job, _allow_list([PINNED], operator="AnyIn")])) == 1
+    only_containers = "{{ request.object.spec.containers[].image }}"
+    assert len(admission_violations([job, _allow_list([PINNED], key=only_containers)])) == 1
+    assert len(admission_violations([job, _allow_list([])])) == 1
+
+
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_a_stack_without_its_admission_policy_fails_the_pack(stack: str) -> None:
     result = synth_stack(stack)
@@ -1255,8 +1293,9 @@ def test_a_stack_without_its_admission_policy_fails_the_pack(stack: str) -> None
         r for r in _policy_resources(result) if r.resource_type != "kubernetes:kyverno.io/v1:ClusterPolicy"
     ]
     found = admission_violations(without)
-    assert [m.split(" but ")[0] for m, _ in found] == [
-        "namespace 'lmagent' holds Deployment 'lmagent-api-deployment'"
+    assert sorted(m.split(" but ")[0] for m, _ in found) == [
+        "namespace 'database-admin' holds Job 'database-users-main-job'",
+        "namespace 'lmagent' holds Deployment 'lmagent-api-deployment'",
     ]
     assert admission_violations(_policy_resources(result)) == []
 

@@ -44,7 +44,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components._app_parts import EgressRule
-from components._app_pod import DATABASE_DIR, AppDatabase
+from components._app_pod import DATABASE_DIR, RUN_AS, AppDatabase
 from components._monitoring_network import dns_egress
 from components.database._component import POSTGRES_PORT, PostgresDatabase
 from components.database._secrets import RDS_CA_KEY, ExternalSecrets, rds_ca_bundle
@@ -63,7 +63,7 @@ __all__ = [
     "role_name",
 ]
 
-#: The file of an app's database ConfigMap holding its URL (`DATABASE_URL_FILE` names it).
+#: The file of an app's database Secret holding its URL (`DATABASE_URL_FILE` names it).
 DATABASE_URL_KEY = "DATABASE_URL"
 #: The namespace of the Jobs that make the app roles: the only one the master secret reaches.
 ADMIN_NAMESPACE = "database-admin"
@@ -72,9 +72,10 @@ _SERVICE_ACCOUNT = "database-admin"
 #: the Amazon EKS Pod Identity Agent": 169.254.170.23 for IPv4, port 80).
 POD_IDENTITY_AGENT = "169.254.170.23/32"
 POD_IDENTITY_PORT = 80
-#: The postgres image's `postgres` user and group (docker-library/postgres alpine Dockerfile:
-#: `adduser -u 70 -S -D -G postgres`); the Job runs as it, not as root.
-_POSTGRES_UID = 70
+#: The Job runs as the apps' unprivileged UID, above 10000 so it is no user of the host or the image
+#: (the image's own `postgres` user is 70). psql needs no passwd entry: PGUSER and PGPASSWORD are
+#: set, so libpq looks up neither the OS user name nor ~/.pgpass.
+_POSTGRES_UID = RUN_AS
 _CA_DIR = "/var/run/secrets/lmagent/rds"
 #: Roles RDS and PostgreSQL reserve: `pg_*` is PostgreSQL's (CREATE ROLE refuses it), `rds*` is
 #: RDS's own (rdsadmin, rds_superuser, rds_iam, ...; RDS user guide, "Understanding PostgreSQL
