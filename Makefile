@@ -83,6 +83,11 @@ system-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    --no-install-recommends prometheus prometheus-alertmanager; }
+	@# A PostgreSQL server and psql: tests/test_database_users.py runs the database-users Job's SQL.
+	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v psql; } >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends postgresql postgresql-client; }
 
 synth: deps
 	$(BIN)/python -m stacks synth $(STACK)

@@ -115,10 +115,12 @@ class AppServiceArgs(Model):
     container through `secretKeyRef`. Default: none."""
 
     database: str | None = None
-    """The stack's database (a key of its `databases` section) the app uses: the platform
-    renders its `DATABASE_URL` (credentials rotated by RDS, `sslmode=verify-full`) into a Secret
-    mounted at `/var/run/secrets/lmagent/database` (`DATABASE_URL_FILE` names the file) and
-    allows egress to PostgreSQL (5432) in the private subnets only. Default: none."""
+    """The stack's database (a key of its `databases` section) the app uses: the platform makes
+    the app's own PostgreSQL role (named after the app, hyphens made underscores; IAM
+    authentication, no password), writes its `DATABASE_URL` (`sslmode=verify-full`) into a Secret
+    mounted at `/var/run/secrets/lmagent/database` (`DATABASE_URL_FILE` names the file), gives its
+    pods an EKS Pod Identity role allowed `rds-db:connect` as that role, and allows egress to
+    PostgreSQL (5432) in the private subnets and to the Pod Identity agent only. Default: none."""
 
     secrets_revision: str = "1"
     """Bump this (any new string) after changing a secret's value: it is a pod-template annotation,
@@ -153,7 +155,8 @@ class AppServiceArgs(Model):
 
     iam_policy_arns: list[InputStr] = Field(default=[])
     """Managed IAM policies the app's pods may use, through an IRSA role bound to its
-    ServiceAccount. Default: none, and no role: the pods have no AWS permissions."""
+    ServiceAccount (with `database` set, through its EKS Pod Identity role instead, which also
+    holds `rds-db:connect`). Default: none, and no role: the pods have no AWS permissions."""
 
     scrape_interval: str = "30s"
     """How often Prometheus scrapes `/metrics`. Default `30s`."""

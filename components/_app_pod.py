@@ -46,9 +46,9 @@ class AppDatabase:
     No field is secret: the app's role has no password (it signs an IAM token as one)."""
 
     files: Mapping[str, pulumi.Input[str]]
-    """The files the app finds in `DATABASE_DIR` (its Secret `<app>-database`): `DATABASE_URL` (the app's own
-    role, host, port, database, `sslmode=verify-full`, `sslrootcert` naming the CA file) and the
-    RDS certificate authorities."""
+    """The files the app finds in `DATABASE_DIR` (its Secret `<app>-database-access`):
+    `DATABASE_URL` (the app's own role, host, port, database, `sslmode=verify-full`, `sslrootcert`
+    naming the CA file) and the RDS certificate authorities."""
 
     egress: tuple[EgressRule, ...]
     """What the app's NetworkPolicy must allow to reach the database and its credentials."""

@@ -212,7 +212,7 @@ class AppService(pulumi.ComponentResource):
         left to the system pods. Turn it on only where Karpenter runs with at least one NodePool
         (`components.Karpenter`): elsewhere the pods would stay Pending.
         `database` (from components.database `DatabaseUsers`) is the app's database: a Secret
-        `<name>-database` holds its `DATABASE_URL` (the app's own role, no password) and the RDS
+        `<name>-database-access` holds its `DATABASE_URL` (the app's own role, no password) and the RDS
         CAs, mounted at `DATABASE_DIR` with `DATABASE_URL_FILE` naming the file; the
         NetworkPolicy gains the database's egress rules; the Deployment waits for `database.ready`.
         Default: none.
@@ -335,11 +335,13 @@ class AppService(pulumi.ComponentResource):
         database_files = None
         if database is not None:
             # A Secret, though nothing in it is secret today (the role has no password): apps and
-            # the policy pack treat a DATABASE_URL as a credential wherever it appears.
+            # the policy pack treat a DATABASE_URL as a credential wherever it appears. Not named
+            # `<app>-database`: that name was the Secret an ExternalSecret owned before apps had
+            # roles of their own, and the operator deletes it only after this one is created.
             database_files = _core.Secret(
-                f"{name}-database",
+                f"{name}-database-access",
                 _core.SecretInitArgs(
-                    metadata=self._metadata(f"{kname}-database"),
+                    metadata=self._metadata(f"{kname}-database-access"),
                     type="Opaque",
                     string_data=dict(database.files),
                 ),

@@ -178,8 +178,10 @@ def _used_actions() -> set[str]:
     from tests.test_bootstrap import ready
     from tests.test_bootstrap_iam import PLATFORM_API_CALLS
     from tests.test_bootstrap_policies import documents
+    from tests.test_database_users import platform_grants
 
     used = {a for calls in PLATFORM_API_CALLS.values() for a in calls} | set(EXPORTER_ACTIONS)
+    used.update(platform_grants())
     for _, doc, _ in documents(ready()):
         for st in doc["Statement"]:
             used.update(_actions(st))

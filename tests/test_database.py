@@ -390,10 +390,10 @@ def test_the_app_reads_its_database_url_from_a_mounted_file(stack: str) -> None:
         "value": "/var/run/secrets/lmagent/database/DATABASE_URL",
     } in container["env"]
     volume = next(v for v in pod["volumes"] if v["name"] == "database")
-    assert volume["secret"]["secretName"] == "lmagent-api-database"
+    assert volume["secret"]["secretName"] == "lmagent-api-database-access"
     mount = next(m for m in container["volumeMounts"] if m["name"] == "database")
     assert mount["readOnly"] is True and "subPath" not in mount
-    config = result.manifest("Secret", "lmagent-api-database", "lmagent")
+    config = result.manifest("Secret", "lmagent-api-database-access", "lmagent")
     assert set(config["stringData"]) == {"DATABASE_URL", "rds-ca.pem"}
 
 
@@ -436,7 +436,7 @@ def test_the_app_gets_the_regions_rds_cas_where_its_url_names_them(synthesized):
     from components._app_pod import DATABASE_DIR
     from components.database import RDS_CA_KEY, rds_ca_bundle
 
-    config = synthesized.manifest("Secret", "lmagent-api-database", "lmagent")
+    config = synthesized.manifest("Secret", "lmagent-api-database-access", "lmagent")
     url = synthesized.outputs["databaseUrls"]["lmagent-api"]
     assert f"sslrootcert={DATABASE_DIR}/{RDS_CA_KEY}" in url and "sslmode=verify-full" in url
     # The Secret's values are redacted in the synthesis; its keys are the URL and the bundle.

@@ -269,7 +269,7 @@ def test_only_the_admin_namespace_receives_the_master_secret(stack: str) -> None
     store = result.manifest("ClusterSecretStore", "aws-secrets-manager")
     assert store["spec"]["conditions"] == [{"namespaces": [ADMIN_NAMESPACE]}]
     # The app's own Secret holds its URL and the CAs, no password.
-    files = result.manifest("Secret", "lmagent-api-database", "lmagent")["stringData"]
+    files = result.manifest("Secret", "lmagent-api-database-access", "lmagent")["stringData"]
     assert set(files) == {"DATABASE_URL", "rds-ca.pem"}
     assert "password" not in result.outputs["databaseUrls"]["lmagent-api"].lower()
 
@@ -320,3 +320,28 @@ def test_a_new_app_changes_the_jobs_name_so_it_runs_again() -> None:
     (job,) = [m for m in two.manifests if m["kind"] == "Job"]
     assert job["metadata"]["name"] != one["metadata"]["name"]
     assert "billing" in job["spec"]["template"]["spec"]["containers"][0]["args"][-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The grant, against IAM's own tables
+
+
+def platform_grants() -> set[str]:
+    """The actions the app's database role is granted (tests/_iam_reference.py keeps their rows)."""
+    from components.database._users import connect_policy
+
+    doc = json.loads(connect_policy("aws", "eu-west-1", "123456789012", "db-EXAMPLE", "lmagent_api"))
+    return {st["Action"] for st in doc["Statement"]}
+
+
+def test_the_connect_grant_names_the_resource_type_iam_authorizes_it_on() -> None:
+    # The Service Authorization Reference: rds-db:connect on db-user
+    # arn:${Partition}:rds-db:${Region}:${Account}:dbuser:${DbiResourceId}/${DbUserName}.
+    from tests import _iam_reference
+
+    policy = synth_stack("production").named("database-users-lmagent-api-connect")["inputs"]["policy"]
+    statements = json.loads(policy)["Statement"]
+    assert _iam_reference.problems(statements) == []
+    # The check can fail: a grant on the instance's ARN instead of the database user's is refused.
+    wrong = [{**statements[0], "Resource": "arn:aws:rds:eu-west-1:123456789012:db:lmagent-production-main"}]
+    assert _iam_reference.problems(wrong) != []
