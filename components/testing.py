@@ -654,20 +654,44 @@ class SynthResult:
 # Running
 
 
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop set as current in this thread, or None, without making one.
+
+    `get_event_loop()` makes and sets a loop when none is set (Python 3.11, main thread); that loop
+    was never closed and, garbage-collected at exit, printed "Exception ignored in
+    BaseEventLoop.__del__". The default policy keeps the current loop in `_local._loop` (CPython
+    Lib/asyncio/events.py, BaseDefaultEventLoopPolicy) and has no public getter that does not
+    create one; another policy falls back to `get_event_loop()`.
+    """
+    policy = asyncio.get_event_loop_policy()
+    local = getattr(policy, "_local", None)
+    if local is not None and hasattr(local, "_loop"):
+        current: asyncio.AbstractEventLoop | None = local._loop
+        return current
+    try:
+        return policy.get_event_loop()
+    except RuntimeError:
+        return None
+
+
 @contextlib.contextmanager
 def _fresh_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """A new event loop for one run; the caller's loop (if any) is current again afterwards."""
-    try:
-        previous: asyncio.AbstractEventLoop | None = asyncio.get_event_loop_policy().get_event_loop()
-    except RuntimeError:
-        previous = None
+    """A new event loop for one run; the caller's loop (if any) is current again afterwards, and
+    with none, the thread is as it was: no loop set, `get_event_loop()` makes one on demand."""
+    policy = asyncio.get_event_loop_policy()
+    previous = _current_loop()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         yield loop
     finally:
         loop.close()
-        asyncio.set_event_loop(previous)
+        if previous is None and type(policy) is asyncio.DefaultEventLoopPolicy:
+            # set_event_loop(None) would make get_event_loop() raise from now on; a fresh
+            # default policy is the state before the run.
+            asyncio.set_event_loop_policy(None)
+        else:
+            asyncio.set_event_loop(previous)
 
 
 @contextlib.contextmanager

@@ -458,3 +458,26 @@ def test_the_engines_mocks_serve_a_plain_set_mocks_test():
         asyncio.set_event_loop(previous)
     assert seen["endpoint"].endswith(".gr7.eu-west-1.eks.amazonaws.com")
     assert seen["zone"] == "eu-west-1a"
+
+
+def test_synth_leaves_no_event_loop_open_behind_it() -> None:
+    # Before the fix, asking for the caller's loop made one (get_event_loop() does when none is
+    # set), which synth set back as current and nobody closed: at exit its garbage collection
+    # printed "Exception ignored in BaseEventLoop.__del__" once per test run. A fresh process,
+    # because only there is no loop set yet.
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, gc, pulumi\n"
+        "from components.testing import synth\n"
+        "synth(lambda: pulumi.export('x', 1), project='p', stack='s')\n"
+        "gc.collect()\n"
+        "print(sum(isinstance(o, asyncio.BaseEventLoop) and not o.is_closed() for o in gc.get_objects()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
+    assert "Exception ignored" not in done.stderr
