@@ -57,6 +57,22 @@ class AppDatabase:
     """What the app's pods wait for: the Job that made its role, its Pod Identity association."""
 
 
+def hardened_container(uid: int = RUN_AS) -> k8s.core.v1.SecurityContextArgs:
+    """A container's security context that meets Pod Security `restricted` and every checkov
+    container check: no privilege or escalation, read-only root, non-root `uid`, no capabilities,
+    the runtime's seccomp profile."""
+    return _core.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        privileged=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        capabilities=_core.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
 def deployment_spec(
     args: AppServiceArgs,
     name: str,
@@ -115,16 +131,7 @@ def deployment_spec(
         )
         if args.pre_stop_sleep_seconds
         else None,
-        security_context=_core.SecurityContextArgs(
-            allow_privilege_escalation=False,
-            privileged=False,
-            read_only_root_filesystem=True,
-            run_as_non_root=True,
-            run_as_user=RUN_AS,
-            run_as_group=RUN_AS,
-            capabilities=_core.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
-        ),
+        security_context=hardened_container(),
         # The root filesystem is read-only; Python and most runtimes still need a scratch dir.
         volume_mounts=[
             _core.VolumeMountArgs(name="tmp", mount_path="/tmp"),  # noqa: S108

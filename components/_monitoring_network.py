@@ -48,6 +48,12 @@ OPERATOR_WEBHOOK_PORT = 10250
 #: The instance metadata address: no pod here needs the node's credentials (IRSA instead).
 IMDS = "169.254.169.254/32"
 
+#: The Pod Security Admission labels of a namespace whose pods all meet the `restricted` profile
+#: (Kubernetes docs, "Pod Security Admission": enforce, warn and audit at the same level).
+RESTRICTED_NAMESPACE_LABELS = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")
+}
+
 #: Pod labels, as the charts set them: the operator (kube-prometheus-stack 88.5.3,
 #: templates/prometheus-operator/_prometheus-operator.tpl), the Prometheus pods (the operator's
 #: StatefulSet labels), the collector (opentelemetry-collector 0.170.0 selectorLabels).

@@ -120,6 +120,10 @@ class NodeGroupArgs(Model):
         return value
 
 
+#: The service principal of EKS Pod Identity, which assumes a role for a pod's ServiceAccount.
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+
+
 def service_trust(service: str) -> str:
     return json.dumps(
         {
@@ -128,8 +132,10 @@ def service_trust(service: str) -> str:
                 {
                     "Effect": "Allow",
                     "Principal": {"Service": service},
+                    # EKS and EKS Pod Identity tag the sessions they start (EKS user guide, "Cluster
+                    # IAM role" and "Create IAM role with trust policy required by EKS Pod Identity").
                     "Action": ["sts:AssumeRole", "sts:TagSession"]
-                    if service == "eks.amazonaws.com"
+                    if service in ("eks.amazonaws.com", POD_IDENTITY_SERVICE)
                     else "sts:AssumeRole",
                 }
             ],

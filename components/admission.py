@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from components import versions
 from components._helm import pinned_release
 from components._model import Environment, Model, as_args, for_environment, in_production
-from components._monitoring_network import webhook_controller_policies
+from components._monitoring_network import RESTRICTED_NAMESPACE_LABELS, webhook_controller_policies
 from components._options import resolve_provider
 from components.monitoring import IrsaRoleFactory, irsa_role_arn
 
@@ -424,9 +424,7 @@ class AdmissionController(pulumi.ComponentResource):
                     **labels,
                     "app.kubernetes.io/component": "namespace",
                     # The chart's pods meet `restricted` (values.yaml securityContext of each controller).
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
+                    **RESTRICTED_NAMESPACE_LABELS,
                 },
             ),
             opts=k8s_opts,

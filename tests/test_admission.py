@@ -24,6 +24,7 @@ from components.admission import (
     policy_document,
 )
 from components.testing import SynthResult, synth
+from tests._chart_keys import CHARTS, unknown_keys
 from tests.conftest import STACKS, synth_stack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -197,19 +198,6 @@ def test_fails_rather_than_use_the_ambient_kubeconfig() -> None:
 # (commit ee97ce09538b09b6f1b03853cc41a62654d6a58f) charts/kyverno/values.yaml: a key whose
 # default is a non-empty mapping holds its own keys, any other key is null. The chart ships no
 # values.schema.json, so Helm would ignore a misspelt key without a word.
-CHARTS = Path(__file__).resolve().parent / "charts"
-
-
-def _unknown_keys(values: Any, known: Any, path: str = "") -> list[str]:
-    if not isinstance(values, dict) or known is None:
-        return []  # a free-form value (annotations, selectors...) or a scalar
-    unknown = []
-    for key, value in values.items():
-        if key not in known:
-            unknown.append(f"{path}{key}")
-        else:
-            unknown += _unknown_keys(value, known[key], f"{path}{key}.")
-    return unknown
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -218,9 +206,9 @@ def test_the_kyverno_values_are_keys_of_the_pinned_chart(stack: str) -> None:
     known = json.loads((CHARTS / f"kyverno-{version}.values-keys.json").read_text())
     [release] = [r for r in synth_stack(stack).helm_releases if r["inputs"]["chart"] == "kyverno"]
     values = release["inputs"]["values"]
-    assert _unknown_keys(values, known) == []
+    assert unknown_keys(values, known) == []
     misspelt = {**values, "admissionControler": {}, "config": {"webhook": {}}}
-    assert sorted(_unknown_keys(misspelt, known)) == ["admissionControler", "config.webhook"]
+    assert sorted(unknown_keys(misspelt, known)) == ["admissionControler", "config.webhook"]
     # The chart's default `config.webhooks` is one mapping (a list is read as named webhooks).
     assert isinstance(values["config"]["webhooks"], dict)
     expressions = values["config"]["webhooks"]["namespaceSelector"]["matchExpressions"]

@@ -26,6 +26,7 @@ from components.database._args import DatabaseAlarms
 from components.database._exporter import EXPORTER_POD_LABELS, EXPORTER_SERVICE_ACCOUNT
 from components.testing import SynthResult, synth
 from tests import _iam_reference as iam_reference
+from tests._chart_keys import CHARTS, unknown_keys
 from tests._loopback import free_port, pages, spawner, start_alertmanager, wait_for
 from tests._tools import run, tool
 from tests.conftest import STACKS, synth_stack
@@ -75,19 +76,6 @@ def test_no_cloudwatch_alarm_pages_beside_the_prometheus_alerts(stack: str) -> N
 # (commit 4c55d5690261fcbdf0c7b72a92c2a7954b2533a3), charts/prometheus-yet-another-cloudwatch-exporter/
 # values.yaml: a key whose default is a non-empty mapping holds its own keys, any other key is null.
 # The chart ships no values.schema.json, so Helm would ignore a misspelt key without a word.
-CHARTS = Path(__file__).resolve().parent / "charts"
-
-
-def _unknown_keys(values: Any, known: Any, path: str = "") -> list[str]:
-    if not isinstance(values, dict) or known is None:
-        return []  # a free-form value (resources, annotations, flags...) or a scalar
-    unknown = []
-    for key, value in values.items():
-        if key not in known:
-            unknown.append(f"{path}{key}")
-        else:
-            unknown += _unknown_keys(value, known[key], f"{path}{key}.")
-    return unknown
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -95,9 +83,9 @@ def test_the_exporter_values_are_keys_of_the_pinned_chart(stack: str) -> None:
     _, version, _ = versions.CLOUDWATCH_EXPORTER
     known = json.loads((CHARTS / f"{versions.CLOUDWATCH_EXPORTER[0]}-{version}.values-keys.json").read_text())
     values = _values(synth_stack(stack))
-    assert _unknown_keys(values, known) == []
+    assert unknown_keys(values, known) == []
     misspelt = {**values, "replicas": 2, "serviceAccount": {"annotation": {}}}
-    assert sorted(_unknown_keys(misspelt, known)) == ["replicas", "serviceAccount.annotation"]
+    assert sorted(unknown_keys(misspelt, known)) == ["replicas", "serviceAccount.annotation"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

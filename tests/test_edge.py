@@ -4,7 +4,6 @@ IngressClass every public app uses, the IAM the controllers get, and the config 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -17,6 +16,7 @@ from components import versions
 from components.edge import MANAGED_RULE_GROUPS, TLS13_POLICY, Edge, EdgeArgs, PublicArgs, host_in_zone
 from components.edge._iam import CLUSTER_TAG, external_dns_policy, load_balancer_controller_policy
 from components.testing import SynthResult, synth
+from tests._chart_keys import CHARTS, unknown_keys
 
 ZONE = {"name": "example.com", "id": "Z0123456789ABCDEFGHIJ"}
 VPC_ARN = "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-1"
@@ -419,8 +419,6 @@ def test_fails_when_the_zone_is_not_a_domain_and_a_zone_id(zone, message):
 #   key whose default is a non-empty mapping holding its own keys, any other key null. That chart
 #   ships no values.schema.json, so a misspelt key would be ignored by Helm without a word.
 
-CHARTS = Path(__file__).resolve().parent / "charts"
-
 
 def _schema_problems(values: dict[str, Any]) -> list[str]:
     _, version, _ = versions.EXTERNAL_DNS
@@ -441,24 +439,12 @@ def test_external_dns_values_are_valid_for_the_pinned_chart_s_schema(edge):
     assert _schema_problems({**values, "txtOwnerID": "x"})
 
 
-def _unknown_keys(values: Any, known: Any, path: str = "") -> list[str]:
-    if not isinstance(values, dict) or known is None:
-        return []  # a free-form value (resources, annotations...) or a scalar
-    unknown = []
-    for key, value in values.items():
-        if key not in known:
-            unknown.append(f"{path}{key}")
-        else:
-            unknown += _unknown_keys(value, known[key], f"{path}{key}.")
-    return unknown
-
-
 def test_the_controller_values_are_keys_of_the_pinned_chart(edge):
     _, version, _ = versions.AWS_LOAD_BALANCER_CONTROLLER
     known = json.loads((CHARTS / f"aws-load-balancer-controller-{version}.values-keys.json").read_text())
     values = edge.named("edge-load-balancer-controller")["inputs"]["values"]
-    assert _unknown_keys(values, known) == []
-    assert _unknown_keys({**values, "enableWafV2": True, "serviceAccount": {"craete": True}}, known) == [
+    assert unknown_keys(values, known) == []
+    assert unknown_keys({**values, "enableWafV2": True, "serviceAccount": {"craete": True}}, known) == [
         "serviceAccount.craete",
         "enableWafV2",
     ]

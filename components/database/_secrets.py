@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components._helm import pinned_release
-from components._monitoring_network import webhook_controller_policies
+from components._monitoring_network import RESTRICTED_NAMESPACE_LABELS, webhook_controller_policies
 from components.versions import EXTERNAL_SECRETS
 
 __all__ = [
@@ -103,11 +103,7 @@ class ExternalSecrets(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=_meta.ObjectMetaArgs(
                 name=ESO_NAMESPACE,
-                labels={
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                },
+                labels=dict(RESTRICTED_NAMESPACE_LABELS),
             ),
             opts=k8s_opts,
         )

@@ -44,8 +44,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components._app_parts import EgressRule
-from components._app_pod import DATABASE_DIR, RUN_AS, AppDatabase
-from components._monitoring_network import dns_egress
+from components._app_pod import DATABASE_DIR, RUN_AS, AppDatabase, hardened_container
+from components._monitoring_network import RESTRICTED_NAMESPACE_LABELS, dns_egress
+from components._nodegroups import POD_IDENTITY_SERVICE, service_trust
 from components.database._component import POSTGRES_PORT, PostgresDatabase
 from components.database._secrets import RDS_CA_KEY, ExternalSecrets, rds_ca_bundle
 from components.versions import POSTGRES_CLIENT_IMAGE
@@ -210,11 +211,7 @@ class DatabaseUsers(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata=_meta.ObjectMetaArgs(
                 name=ADMIN_NAMESPACE,
-                labels={
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                },
+                labels=dict(RESTRICTED_NAMESPACE_LABELS),
             ),
             opts=k8s_opts,
         )
@@ -310,15 +307,7 @@ class DatabaseUsers(pulumi.ComponentResource):
             resources=_core.ResourceRequirementsArgs(
                 requests={"cpu": "50m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "64Mi"}
             ),
-            security_context=_core.SecurityContextArgs(
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                run_as_non_root=True,
-                run_as_user=_POSTGRES_UID,
-                run_as_group=_POSTGRES_UID,
-                capabilities=_core.CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=hardened_container(_POSTGRES_UID),
             volume_mounts=[_core.VolumeMountArgs(name="rds-ca", mount_path=_CA_DIR, read_only=True)],
         )
         return k8s.batch.v1.Job(
@@ -375,20 +364,7 @@ class DatabaseUsers(pulumi.ComponentResource):
             f"{self._name}-{user.app}",
             aws.iam.RoleArgs(
                 description=f"App {user.app}: PostgreSQL role {role} of database {key} (EKS Pod Identity)",
-                # EKS Pod Identity's service principal; it tags the session, hence sts:TagSession
-                # (EKS user guide, "Create IAM role with trust policy required by EKS Pod Identity").
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                            }
-                        ],
-                    }
-                ),
+                assume_role_policy=service_trust(POD_IDENTITY_SERVICE),
                 managed_policy_arns=list(user.policy_arns) or None,
                 tags={**self._tags, "app": user.app},
             ),

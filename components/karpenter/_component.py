@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 from components import versions
 from components._helm import pinned_release
 from components._monitoring_values import DASHBOARD_LABEL
+from components._nodegroups import POD_IDENTITY_SERVICE, service_trust
 from components.karpenter._args import KarpenterArgs, NodePoolArgs
 from components.karpenter._dashboard import karpenter_dashboard
 from components.karpenter._iam import POLICY_NAMES, Scope, controller_policies
@@ -98,18 +99,7 @@ class Karpenter(pulumi.ComponentResource):
             f"{name}-controller-role",
             aws.iam.RoleArgs(
                 description="Karpenter controller (EKS Pod Identity)",
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                            }
-                        ],
-                    }
-                ),
+                assume_role_policy=service_trust(POD_IDENTITY_SERVICE),
                 tags=self._tags,
             ),
             opts=child,
@@ -220,18 +210,7 @@ class Karpenter(pulumi.ComponentResource):
             f"{name}-node-role",
             aws.iam.RoleArgs(
                 description="Nodes launched by Karpenter",
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "ec2.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                ),
+                assume_role_policy=service_trust("ec2.amazonaws.com"),
                 tags=self._tags,
             ),
             opts=child,
