@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from components.database import ADMIN_NAMESPACE, check_role_name, database_url, grants_sql, role_name
+from lmagent_api.settings import DatabaseTarget
 from tests._loopback import free_port
 from tests.conftest import STACKS, synth_stack, synth_with
 
@@ -45,7 +46,8 @@ def _as_postgres(*command: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[tuple[str, int]]:
-    """A PostgreSQL server on a Unix socket, with RDS's `rds_iam` role and a master user like RDS's."""
+    """A PostgreSQL server on a Unix socket (trusted) and 127.0.0.1 (passwords), with RDS's
+    `rds_iam` role and a master user like RDS's."""
     root = Path(tempfile.mkdtemp(prefix="pg-", dir="/tmp"))  # the server user must reach it
     root.chmod(0o755)
     data, port = root / "data", free_port()
@@ -53,11 +55,20 @@ def postgres() -> Iterator[tuple[str, int]]:
         shutil.chown(root, "postgres", "postgres")
     try:
         subprocess.run(
-            _as_postgres(_server_bin("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"),
+            # Trust on the socket (the tests' own set-up), passwords on TCP (the service's login).
+            _as_postgres(
+                _server_bin("initdb"),
+                "-D",
+                str(data),
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-U",
+                "postgres",
+            ),
             check=True,
             capture_output=True,
         )
-        options = f"-c listen_addresses='' -c unix_socket_directories={root} -p {port}"
+        options = f"-c listen_addresses=127.0.0.1 -c unix_socket_directories={root} -p {port}"
         subprocess.run(
             _as_postgres(
                 _server_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"
@@ -345,3 +356,72 @@ def test_the_connect_grant_names_the_resource_type_iam_authorizes_it_on() -> Non
     # The check can fail: a grant on the instance's ARN instead of the database user's is refused.
     wrong = [{**statements[0], "Resource": "arn:aws:rds:eu-west-1:123456789012:db:lmagent-production-main"}]
     assert _iam_reference.problems(wrong) != []
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference service logs in as that role
+
+
+def _service_target(postgres: tuple[str, int], user: str = "lmagent_api") -> DatabaseTarget | None:
+    from lmagent_api.settings import parse_database_url
+
+    _, port = postgres
+    # What the platform writes, but plain TCP on loopback: the local server has no certificate.
+    return parse_database_url(f"postgresql://{user}@127.0.0.1:{port}/{DATABASE}?sslmode=disable")
+
+
+def test_the_reference_service_is_ready_only_when_its_role_logs_in(postgres, psql: Psql) -> None:
+    import asyncio
+
+    from lmagent_api.readiness import check_database
+
+    assert _run_job(_job(), postgres).returncode == 0
+    # RDS checks the IAM token; the local server checks a password set to the token used here.
+    assert psql("postgres", "ALTER ROLE lmagent_api PASSWORD 'token-of-this-minute'").returncode == 0
+    target = _service_target(postgres)
+    assert target is not None and target.iam_auth
+
+    ready = asyncio.run(check_database(target, 5.0, token=lambda _: "token-of-this-minute"))
+    assert ready.ready, ready.reason
+    assert ready.reason.endswith("logged in as lmagent_api")
+    stale = asyncio.run(check_database(target, 5.0, token=lambda _: "token-of-an-hour-ago"))
+    assert not stale.ready and "password authentication failed" in stale.reason
+
+
+def test_a_role_without_the_grants_is_not_ready(postgres, psql: Psql) -> None:
+    import asyncio
+
+    from lmagent_api.readiness import check_database
+
+    assert psql("postgres", "ALTER ROLE intruder PASSWORD 'token'").returncode == 0
+    target = _service_target(postgres, user="intruder")
+    result = asyncio.run(check_database(target, 5.0, token=lambda _: "token"))
+    assert not result.ready and "permission denied for database" in result.reason
+
+
+def test_the_token_is_an_rds_db_connect_signature_for_the_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lmagent_api.database import iam_token
+    from lmagent_api.settings import parse_database_url
+
+    # Static credentials stand in for what botocore's chain reads from Pod Identity's agent.
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "AWS_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    target = parse_database_url("postgresql://lmagent_api@h.eu-west-1.rds.amazonaws.com:5432/lmagent")
+    assert target is not None
+    token = iam_token(target)
+    host, _, query = token.partition("/?")
+    assert host == "h.eu-west-1.rds.amazonaws.com:5432"
+    assert "Action=connect" in query and "DBUser=lmagent_api" in query
+    assert "X-Amz-Credential=AKIDEXAMPLE%2F" in query and "%2Feu-west-1%2Frds-db%2Faws4_request" in query
+    assert "X-Amz-Expires=900" in query and "X-Amz-Signature=" in query
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    from lmagent_api.database import LoginError
+
+    with pytest.raises(LoginError, match="no AWS_REGION"):
+        iam_token(target)

@@ -8,6 +8,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from lmagent_api.database import LoginError, TokenProvider, iam_token, log_in
 from lmagent_api.settings import DatabaseTarget
 
 logger = logging.getLogger(__name__)
@@ -43,12 +44,22 @@ class Readiness:
     reason: str
 
 
-async def check_database(target: DatabaseTarget, timeout_seconds: float) -> Readiness:
-    """Ready when a TCP connection to the database opens within `timeout_seconds`.
+async def check_database(
+    target: DatabaseTarget, timeout_seconds: float, token: TokenProvider | None = None
+) -> Readiness:
+    """Ready when the database accepts the service within `timeout_seconds`.
 
-    A TCP connect needs no database driver and proves the network path and the listener; it
-    does not prove the credentials, which the application's first query does.
+    With the platform's IAM-authenticated role (`target.iam_auth`), a real login: a fresh token,
+    TLS as the URL asks, `SELECT 1`; so a missing grant, a wrong role or an unreachable credential
+    agent keeps the pod out of service, and a deploy that breaks them fails its rollout. With any
+    other URL, a TCP connection: it proves the network path and the listener, not the credentials.
     """
+    if target.iam_auth:
+        try:
+            await asyncio.to_thread(log_in, target, timeout_seconds, token or iam_token)
+        except LoginError as exc:
+            return Readiness(ready=False, reason=f"database {target}: {exc}")
+        return Readiness(ready=True, reason=f"database {target}: logged in as {target.user}")
     try:
         _, writer = await asyncio.wait_for(
             asyncio.open_connection(target.host, target.port), timeout=timeout_seconds

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # Ports used when DATABASE_URL names a scheme but no port, so `postgresql://db/app` still works.
 DEFAULT_PORTS: Mapping[str, int] = {
@@ -29,10 +29,21 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class DatabaseTarget:
-    """Where the readiness probe connects: the host and port of DATABASE_URL, never its password."""
+    """Where the readiness probe connects: what DATABASE_URL says, never its password."""
 
     host: str
     port: int
+    user: str | None = None
+    """The URL's user. With `iam_auth`, the PostgreSQL role the service logs in as."""
+    database: str | None = None
+    """The URL's path: the database name."""
+    iam_auth: bool = False
+    """True for a PostgreSQL URL naming a user and no password: the platform made that role for
+    IAM database authentication, and the service logs in with a token it signs (database.py)."""
+    ssl_mode: str = "prefer"
+    """The URL's `sslmode` (libpq's names); `verify-full` checks the certificate and the host."""
+    ssl_root_cert: str | None = None
+    """The URL's `sslrootcert`: the CA bundle `verify-ca` and `verify-full` check against."""
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
@@ -130,7 +141,17 @@ def parse_database_url(url: str) -> DatabaseTarget | None:
             f"DATABASE_URL has no port and {shown} has no known default; add an explicit "
             f"port or use one of the schemes {sorted(DEFAULT_PORTS)}"
         )
-    return DatabaseTarget(host=parts.hostname, port=port)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    postgres = parts.scheme.split("+", 1)[0].lower() in ("postgres", "postgresql")
+    return DatabaseTarget(
+        host=parts.hostname,
+        port=port,
+        user=unquote(parts.username) if parts.username else None,
+        database=unquote(parts.path.lstrip("/")) or None,
+        iam_auth=postgres and bool(parts.username) and parts.password is None,
+        ssl_mode=query.get("sslmode", "prefer"),
+        ssl_root_cert=query.get("sslrootcert"),
+    )
 
 
 def _read_url(path: Path) -> str:

@@ -153,14 +153,38 @@ def test_settings_are_read_from_the_environment() -> None:
 
     assert settings.service_name == "checkout"
     assert settings.otlp_endpoint == "http://collector:4318"
-    assert settings.database == DatabaseTarget("db.internal", 5432)
+    assert settings.database is not None
+    assert (settings.database.host, settings.database.port) == ("db.internal", 5432)
     assert settings.fault_endpoint is True
     assert settings.drain_seconds == 0
     assert settings.port == 9000
 
 
 def test_database_url_with_an_explicit_port_uses_it() -> None:
-    assert parse_database_url("mysql://u:p@10.0.0.5:3307/x") == DatabaseTarget("10.0.0.5", 3307)
+    assert parse_database_url("mysql://u:p@10.0.0.5:3307/x") == DatabaseTarget("10.0.0.5", 3307, "u", "x")
+
+
+@pytest.mark.parametrize(
+    ("url", "iam"),
+    [
+        ("postgresql://lmagent_api@db:5432/lmagent?sslmode=verify-full&sslrootcert=/ca.pem", True),
+        ("postgresql://app:secret@db:5432/app", False),  # a password: the local environment's
+        ("postgresql://db:5432/app", False),  # no user at all
+        ("mysql://app@db:3306/app", False),  # IAM login is implemented for PostgreSQL only
+    ],
+)
+def test_only_a_postgresql_url_with_a_user_and_no_password_logs_in_with_iam(url: str, iam: bool) -> None:
+    target = parse_database_url(url)
+    assert target is not None and target.iam_auth is iam
+
+
+def test_the_url_gives_the_login_its_user_database_and_tls_settings() -> None:
+    target = parse_database_url(
+        "postgresql://lmagent_api@h.rds.amazonaws.com:5432/lmagent?sslmode=verify-full&sslrootcert=/ca/rds-ca.pem"
+    )
+    assert target == DatabaseTarget(
+        "h.rds.amazonaws.com", 5432, "lmagent_api", "lmagent", True, "verify-full", "/ca/rds-ca.pem"
+    )
 
 
 def test_fails_when_database_url_has_no_port_and_an_unknown_scheme() -> None:
