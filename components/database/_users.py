@@ -69,6 +69,8 @@ DATABASE_URL_KEY = "DATABASE_URL"
 #: The namespace of the Jobs that make the app roles: the only one the master secret reaches.
 ADMIN_NAMESPACE = "database-admin"
 _SERVICE_ACCOUNT = "database-admin"
+#: pulumi-kubernetes' annotation making the next update replace a Job that did not complete.
+REPLACE_UNREADY = "pulumi.com/replaceUnready"
 #: Where EKS Pod Identity's agent answers for credentials on every node (EKS user guide, "Set up
 #: the Amazon EKS Pod Identity Agent": 169.254.170.23 for IPv4, port 80).
 POD_IDENTITY_AGENT = "169.254.170.23/32"
@@ -316,6 +318,13 @@ class DatabaseUsers(pulumi.ComponentResource):
                 name=f"{key}-users-{digest}",
                 namespace=ADMIN_NAMESPACE,
                 labels={"app.kubernetes.io/name": "database-users", "lmagent.dev/database": key},
+                # A Job that failed stays failed, and pulumi-kubernetes keeps awaiting a resource
+                # that was not ready: every later `pulumi up` (and a `pulumi refresh`) would fail
+                # on it until someone deleted it by hand. With this annotation the next update
+                # replaces a Job that is not complete, so it runs again (pulumi-kubernetes
+                # provider/pkg/provider/provider.go, Diff: `replaceUnready`, Jobs only; the 4.34.2
+                # SDK's batch/v1 Job docstring). A completed Job is left as it is.
+                annotations={REPLACE_UNREADY: "true"},
             ),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=4,
