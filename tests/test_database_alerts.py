@@ -102,6 +102,9 @@ def test_the_exporter_runs_as_nobody_read_only_with_every_capability_dropped(sta
     assert values["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     resources = values["resources"]
     assert resources["limits"]["memory"] == resources["requests"]["memory"]
+    # No Kubernetes API token: the chart mounts one unless told (values.yaml at 0.47.0), and
+    # YACE never calls the API; IRSA's token is a projected volume of its own.
+    assert values["serviceAccount"]["automountServiceAccountToken"] is False
     # The chart's own ServiceMonitor and rules stay off: the component declares both.
     assert values["serviceMonitor"]["enabled"] is False and values["prometheusRule"]["enabled"] is False
 

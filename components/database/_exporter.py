@@ -165,6 +165,11 @@ def exporter_values(
             "name": EXPORTER_SERVICE_ACCOUNT,
             # IRSA: EKS's pod identity webhook gives the pod a web identity token for this role.
             "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+            # YACE never calls the Kubernetes API, and the chart mounts an API token by default
+            # (values.yaml at 0.47.0: true; templates/serviceaccount.yaml). The web identity
+            # token is a projected volume of its own that the webhook adds whatever this says
+            # (aws/amazon-eks-pod-identity-webhook pkg/handler/handler.go reads no automount).
+            "automountServiceAccountToken": False,
         },
         # The chart's flags (`--<key>=<value>`, templates/deployment.yaml).
         "extraArgs": {"scraping-interval": SCRAPING_INTERVAL_SECONDS},
