@@ -75,6 +75,51 @@ def test_the_policy_covers_the_app_namespaces_and_excludes_the_system_ones(stack
     assert {"kube-system", "kyverno", "monitoring"} <= set(excluded)
 
 
+def _denied(
+    condition: dict[str, Any], request: dict[str, Any], rewrite: tuple[str, str] | None = None
+) -> bool:
+    """Whether the deny condition holds for an admission `request`, read the way Kyverno v1.19.0
+    reads it: the key's `{{ }}` is a JMESPath (the `jmespath` package implements the same
+    specification as Kyverno's go-jmespath fork) and AnyNotIn is true when some element of the
+    key is not in the value (pkg/engine/variables/operator/anyin.go isAnyNotIn; no wildcard is in
+    our values). `rewrite` is autogen's textual replacement for pod controllers
+    (pkg/autogen/v1/rule.go podReplacementRules / cronJobReplacementRules)."""
+    import jmespath  # type: ignore[import-untyped]  # locked (botocore's dependency), imported here: only this test uses it
+
+    key = condition["key"]
+    if rewrite is not None:
+        key = key.replace(*rewrite)
+    expression = key.removeprefix("{{").removesuffix("}}").strip()
+    images = jmespath.search(expression, {"request": request})
+    assert isinstance(images, list) and None not in images, images
+    return any(image not in condition["value"] for image in images)
+
+
+def test_the_pinned_image_rule_reads_every_container_kind_of_pods_and_of_their_controllers() -> None:
+    (condition,) = _policy("production")["spec"]["rules"][1]["validate"]["deny"]["conditions"]["any"]
+    [job] = [m for m in synth_stack("production").manifests if m["kind"] == "Job"]
+    pod_spec = job["spec"]["template"]["spec"]
+    # The Job's own pod has no init or ephemeral containers: the absent lists add nothing.
+    assert "initContainers" not in pod_spec and "ephemeralContainers" not in pod_spec
+    assert not _denied(condition, {"object": {"spec": pod_spec}})
+    other = {"name": "x", "image": "docker.io/library/postgres:17.6-alpine"}  # a tag, no digest
+    for kind in ("containers", "initContainers", "ephemeralContainers"):
+        extra = {**pod_spec, kind: [*pod_spec.get(kind, []), other]}
+        assert _denied(condition, {"object": {"spec": extra}}), kind
+    # Autogen copies the rule to Jobs (and the other controllers) and CronJobs, rewriting the path
+    # into their pod template: the Job the stack declares passes, one with another image does not.
+    to_template = ("request.object.spec", "request.object.spec.template.spec")
+    assert not _denied(condition, {"object": job}, to_template)
+    foreign = {**job, "spec": {**job["spec"], "template": {"spec": {**pod_spec, "initContainers": [other]}}}}
+    assert _denied(condition, {"object": foreign}, to_template)
+    cron = {"spec": {"jobTemplate": {"spec": foreign["spec"]}}}
+    assert _denied(
+        condition,
+        {"object": cron},
+        ("request.object.spec", "request.object.spec.jobTemplate.spec.template.spec"),
+    )
+
+
 def _signing_jobs() -> dict[str, tuple[str, str]]:
     """Each job of infra.yml that runs `cosign sign`: (the branch its `if` requires, the identity
     its verify step expects)."""
