@@ -17,6 +17,7 @@ modules and the resources; the process's GC state is restored when the run ends.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import gc
@@ -674,6 +675,25 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+class _LoopClosingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The run's thread pool, which the SDK's RPC calls go through (`run_in_executor`). The mock
+    monitor gives the calling thread an event loop of its own (pulumi 3.272
+    runtime/sync_await.py `_ensure_event_loop`) and never closes it; each call here closes the
+    loop its thread was given, so no worker leaves an unclosed loop to be collected later."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                given = _current_loop()
+                if given is not None and not given.is_running():
+                    given.close()
+                    asyncio.set_event_loop(None)
+
+        return super().submit(run)
+
+
 @contextlib.contextmanager
 def _fresh_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
     """A new event loop for one run; the caller's loop (if any) is current again afterwards, and
@@ -681,10 +701,13 @@ def _fresh_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
     policy = asyncio.get_event_loop_policy()
     previous = _current_loop()
     loop = asyncio.new_event_loop()
+    loop.set_default_executor(_LoopClosingExecutor(thread_name_prefix="synth"))
     asyncio.set_event_loop(loop)
     try:
         yield loop
     finally:
+        # The workers finish before the loop closes (close() would not wait for them).
+        loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
         if previous is None and type(policy) is asyncio.DefaultEventLoopPolicy:
             # set_event_loop(None) would make get_event_loop() raise from now on; a fresh
