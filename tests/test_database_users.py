@@ -312,6 +312,15 @@ def test_the_app_waits_for_its_role_and_its_identity(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_the_job_runs_after_the_apps_pod_identity_associations(stack: str) -> None:
+    # A new association takes seconds to apply; the Job's run is the margin before the app's pods.
+    result = synth_stack(stack)
+    job = result.named("database-users-main-job")
+    association = result.named("database-users-lmagent-api-pod-identity")
+    assert association["urn"] in job["dependencies"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_the_admin_job_is_hardened_and_pinned(stack: str) -> None:
     job = _job(stack)
     assert job["metadata"]["namespace"] == ADMIN_NAMESPACE

@@ -251,10 +251,15 @@ class DatabaseUsers(pulumi.ComponentResource):
             region=self._region,
             depends_on=[self.namespace],
         )
-        job = self._job(key, database, sorted(roles.values()), secret_name, [master])
+        # The associations first, and the Job after them: EKS applies a new association within
+        # seconds, not at once (EKS API reference, CreatePodIdentityAssociation), and a pod the
+        # webhook admits before it gets no credentials. The Job's run (an image pull and a psql
+        # session) is the margin before the apps' pods start.
+        associations = {user.app: self._identity(key, database, user, roles[user.app]) for user in users}
+        job = self._job(key, database, sorted(roles.values()), secret_name, [master, *associations.values()])
         out: dict[str, AppDatabase] = {}
         for user in users:
-            association = self._identity(key, database, user, roles[user.app])
+            association = associations[user.app]
             url = pulumi.Output.all(database.address, database.port).apply(
                 functools.partial(_url, roles[user.app], database.database_name)
             )
