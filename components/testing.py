@@ -42,6 +42,7 @@ __all__ = [
     "SynthResult",
     "UnknownInvokeError",
     "UnknownResourceError",
+    "fresh_event_loop",
     "redact",
     "synth",
 ]
@@ -695,9 +696,14 @@ class _LoopClosingExecutor(concurrent.futures.ThreadPoolExecutor):
 
 
 @contextlib.contextmanager
-def _fresh_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """A new event loop for one run; the caller's loop (if any) is current again afterwards, and
-    with none, the thread is as it was: no loop set, `get_event_loop()` makes one on demand."""
+def fresh_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A new event loop for one mocked run, current while the block runs (what `synth` uses, and
+    what a test calling `pulumi.runtime.set_mocks` itself wants around it).
+
+    Leaves nothing open: the loop closes after its worker threads finish, and so do the loops the
+    SDK's mock monitor gives those threads. Afterwards the caller's loop (if any) is current again;
+    with none, the thread is as it was: no loop set, `get_event_loop()` makes one on demand.
+    """
     policy = asyncio.get_event_loop_policy()
     previous = _current_loop()
     loop = asyncio.new_event_loop()
@@ -799,7 +805,7 @@ def _synth(
     mocks: Mocks,
 ) -> SynthResult:
     monitor = _RecordingMonitor(mocks)
-    with _freezing_survivors(), _fresh_event_loop() as loop:
+    with _freezing_survivors(), fresh_event_loop() as loop:
         # The SDK's mock settings do not reset the set of pending outputs; a fresh one keeps a
         # failed earlier run's tasks (bound to a closed loop) out of this run.
         _settings.SETTINGS.outputs = set()

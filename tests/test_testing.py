@@ -19,6 +19,7 @@ from components.testing import (
     SynthResult,
     UnknownInvokeError,
     UnknownResourceError,
+    fresh_event_loop,
     synth,
 )
 
@@ -448,14 +449,9 @@ def test_the_engines_mocks_serve_a_plain_set_mocks_test():
         )
 
     context = contextvars.copy_context()
-    previous = asyncio.get_event_loop_policy().get_event_loop()
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    try:
+    with fresh_event_loop():
         context.run(pulumi.runtime.set_mocks, Mocks(region="eu-west-1"), preview=False)
         context.run(check)
-    finally:
-        asyncio.get_event_loop().close()
-        asyncio.set_event_loop(previous)
     assert seen["endpoint"].endswith(".gr7.eu-west-1.eks.amazonaws.com")
     assert seen["zone"] == "eu-west-1a"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 import yaml
 from pulumi.runtime import settings
 
-from components.testing import Mocks, SynthResult, synth
+from components.testing import Mocks, SynthResult, fresh_event_loop, synth
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -76,20 +75,17 @@ def plain_mocks() -> Iterator[dict[str, Any]]:
             created[args.name] = dict(args.inputs)
             return super().new_resource(args)
 
-    previous = asyncio.get_event_loop_policy().get_event_loop()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    settings.reset_options()
-    pulumi.runtime.set_mocks(
-        Recording(region="eu-west-1"), project="lmagent-cluster", stack="dev", preview=False
-    )
-    pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in stack_config().items()}
-    )
-    yield created
-    settings.reset_options()
-    loop.close()
-    asyncio.set_event_loop(previous)
+    # A loop of its own, closed afterwards with the ones the SDK's mock monitor gives its threads.
+    with fresh_event_loop():
+        settings.reset_options()
+        pulumi.runtime.set_mocks(
+            Recording(region="eu-west-1"), project="lmagent-cluster", stack="dev", preview=False
+        )
+        pulumi.runtime.set_all_config(
+            {k: v if isinstance(v, str) else json.dumps(v) for k, v in stack_config().items()}
+        )
+        yield created
+        settings.reset_options()
 
 
 def test_the_program_runs_under_plain_set_mocks(plain_mocks: dict[str, Any]):

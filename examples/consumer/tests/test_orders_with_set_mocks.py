@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 import yaml
 from pulumi.runtime import settings
 
-from components.testing import Mocks, StackSecret
+from components.testing import Mocks, StackSecret, fresh_event_loop
 
 HERE = Path(__file__).resolve().parent.parent
 PLATFORM = "organization/lmagent-infra/staging"
@@ -50,19 +49,16 @@ def mocks() -> Iterator[Recording]:
             }
         },
     )
-    previous = asyncio.get_event_loop_policy().get_event_loop()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    settings.reset_options()
-    pulumi.runtime.set_mocks(recording, project="lmagent-orders", stack="dev", preview=False)
-    pulumi.runtime.set_all_config(
-        {**config, "lmagent-orders:ordersDatabaseUrl": "postgresql://orders@db/orders"},
-        ["lmagent-orders:ordersDatabaseUrl"],
-    )
-    yield recording
-    settings.reset_options()
-    loop.close()
-    asyncio.set_event_loop(previous)
+    # A loop of its own, closed afterwards with the ones the SDK's mock monitor gives its threads.
+    with fresh_event_loop():
+        settings.reset_options()
+        pulumi.runtime.set_mocks(recording, project="lmagent-orders", stack="dev", preview=False)
+        pulumi.runtime.set_all_config(
+            {**config, "lmagent-orders:ordersDatabaseUrl": "postgresql://orders@db/orders"},
+            ["lmagent-orders:ordersDatabaseUrl"],
+        )
+        yield recording
+        settings.reset_options()
 
 
 def load_build() -> Any:
