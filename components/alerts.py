@@ -14,6 +14,7 @@ __all__ = [
     "SIGNAL",
     "AlertThresholds",
     "PromDuration",
+    "alert_rule",
     "app_alert_groups",
     "check_name",
     "duration_seconds",
@@ -108,6 +109,31 @@ class AlertThresholds(Model):
     """How long restarts must keep appearing before `PodCrashLooping` fires. Default `15m`."""
 
 
+def alert_rule(
+    name: str,
+    expr: str,
+    for_: str,
+    *,
+    severity: str,
+    service: str,
+    namespace: str,
+    signal: str,
+    summary: str,
+    description: str,
+    runbook_url: str,
+) -> dict[str, Any]:
+    """One Prometheus alerting rule with the labels every alert of the project carries (`severity`,
+    `service`, `namespace` and the signal), which Alertmanager's routes, grouping and inhibitions
+    read."""
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": severity, "service": service, "namespace": namespace, SIGNAL: signal},
+        "annotations": {"summary": summary, "description": description, "runbook_url": runbook_url},
+    }
+
+
 def app_alert_groups(
     *,
     service: str,
@@ -140,22 +166,18 @@ def app_alert_groups(
     def alert(
         name: str, signal: str, expr: str, for_: str, severity: str, summary: str, description: str
     ) -> dict[str, Any]:
-        return {
-            "alert": name,
-            "expr": expr,
-            "for": for_,
-            "labels": {
-                "severity": severity,
-                "service": service,
-                "namespace": namespace,
-                SIGNAL: signal,
-            },
-            "annotations": {
-                "summary": summary,
-                "description": description,
-                "runbook_url": f"{base}/{name}",
-            },
-        }
+        return alert_rule(
+            name,
+            expr,
+            for_,
+            severity=severity,
+            service=service,
+            namespace=namespace,
+            signal=signal,
+            summary=summary,
+            description=description,
+            runbook_url=f"{base}/{name}",
+        )
 
     # The denominator is filtered by `> 0`: with no requests the division has no sample at all,
     # instead of 0/0 = NaN reaching the comparison.

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.alerts import SIGNAL, check_name
+from components.alerts import SIGNAL, alert_rule, check_name
 from components.database._args import DatabaseAlarms
 
 __all__ = [
@@ -177,17 +177,18 @@ def _database_group(db: MonitoredDatabase, *, namespace: str, job: str, up: str)
     def alert(
         name: str, signal: str, expr: str, for_: str, severity: str, summary: str, description: str
     ) -> dict[str, Any]:
-        return {
-            "alert": name,
-            "expr": expr,
-            "for": for_,
-            "labels": {"severity": severity, "namespace": namespace, "service": ident, SIGNAL: signal},
-            "annotations": {
-                "summary": summary,
-                "description": description,
-                "runbook_url": _RUNBOOK,
-            },
-        }
+        return alert_rule(
+            name,
+            expr,
+            for_,
+            severity=severity,
+            service=ident,
+            namespace=namespace,
+            signal=signal,
+            summary=summary,
+            description=description,
+            runbook_url=_RUNBOOK,
+        )
 
     # Any of the four series gone while the exporter answers: CloudWatch has nothing for the
     # instance (stopped, deleted, renamed) or refuses the exporter. `absent` keeps the selector's
