@@ -668,3 +668,29 @@ def test_a_nearly_full_disk_reaches_the_pager_through_prometheus_and_alertmanage
     }
     assert {r["name"] for r in alert["receivers"]} == {"chat", "pager"}
     assert alert["annotations"]["description"].startswith(f"{ident} has 1GiB free")
+
+
+# ---------------------------------------------------------------------------------------------
+# The dashboard
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_grafana_loads_the_database_dashboard_and_its_queries_parse(stack: str, tmp_path: Path) -> None:
+    from components.database._dashboard import database_dashboard
+
+    config_map = synth_stack(stack).manifest("ConfigMap", "database-dashboard", "monitoring")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    board = json.loads(config_map["data"]["databases.json"])
+    assert board == database_dashboard("monitoring")
+    exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+    # The dashboard shows the series the alerts watch, from the same exporter job.
+    assert {name for _, name in METRICS.values()} <= {e.split("{")[0] for e in exprs}
+    assert all(f'job="{EXPORTER_JOB}"' in e for e in exprs)
+    rules = [{"record": f"database:dashboard:{i}", "expr": e} for i, e in enumerate(exprs)]
+    path = tmp_path / "q.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "q", "rules": rules}]}))
+    checked = run("promtool", "check", "rules", path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    # promtool can fail: a query with a typo does not pass.
+    path.write_text(yaml.safe_dump({"groups": [{"name": "q", "rules": [{"record": "x:y", "expr": "up{"}]}]}))
+    assert run("promtool", "check", "rules", path).returncode != 0

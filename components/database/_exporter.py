@@ -12,6 +12,7 @@ import yaml
 
 from components import versions
 from components._helm import pinned_release
+from components._monitoring_values import DASHBOARD_LABEL
 from components.database._alerts import (
     EXPORTER_JOB,
     SCRAPING_INTERVAL_SECONDS,
@@ -20,6 +21,7 @@ from components.database._alerts import (
     exporter_config,
     exporter_policy,
 )
+from components.database._dashboard import database_dashboard
 from components.monitoring import IrsaRoleFactory, irsa_role_arn
 
 __all__ = ["EXPORTER_POD_LABELS", "EXPORTER_SERVICE_ACCOUNT", "DatabaseAlerts"]
@@ -46,7 +48,8 @@ class DatabaseAlerts(pulumi.ComponentResource):
     namespace reads the AWS/RDS metrics of exactly these instances (static jobs, by
     `DBInstanceIdentifier`) every minute through an IRSA role that may only call
     GetMetricStatistics in the stack's region; a ServiceMonitor has Prometheus scrape it and a
-    PrometheusRule alerts on the series (components/database/_alerts.py). The monitoring
+    PrometheusRule alerts on the series (components/database/_alerts.py); a dashboard ConfigMap
+    shows them in Grafana (components/database/_dashboard.py). The monitoring
     namespace's NetworkPolicies already allow both flows (Prometheus to a pod of its namespace;
     the exporter to HTTPS and DNS).
     """
@@ -131,6 +134,17 @@ class DatabaseAlerts(pulumi.ComponentResource):
             metadata=self._metadata("database-alerts", namespace),
             spec={"groups": database_alert_groups(databases, namespace=namespace)},
             opts=k8s_opts([crds]),
+        )
+        k8s.core.v1.ConfigMap(
+            f"{name}-dashboard",
+            # Grafana's dashboard sidecar loads every ConfigMap with this label, in any namespace.
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="database-dashboard",
+                namespace=namespace_ready,
+                labels={**self._metadata("database-dashboard", namespace)["labels"], **DASHBOARD_LABEL},
+            ),
+            data={"databases.json": json.dumps(database_dashboard(namespace), indent=1, sort_keys=True)},
+            opts=k8s_opts([]),
         )
         self.role_arn = pulumi.Output.from_input(role_arn)
         self.register_outputs({"roleArn": self.role_arn})
