@@ -50,6 +50,17 @@ _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _QUALIFIED_STACK = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
+def _tag_keys(tags: dict[str, str]) -> dict[str, str]:
+    bad = [k for k in tags if not 0 < len(k) <= 128 or k.lower().startswith("aws:")]
+    if bad:
+        raise ValueError(f"tag keys must be 1-128 characters and not start with 'aws:' (bad: {bad})")
+    return tags
+
+
+#: Extra AWS tags, as both the platform's and the bootstrap's config take them: keys AWS accepts.
+Tags = typing.Annotated[dict[str, str], AfterValidator(_tag_keys)]
+
+
 class StackConfig(Model):
     """Everything a stack file may set under `lmagent-infra:`; each section documents its defaults."""
 
@@ -68,7 +79,7 @@ class StackConfig(Model):
             "turns it off so the environment can be torn down."
         ),
     )
-    tags: dict[str, str] = Field(
+    tags: Tags = Field(
         default={},
         description="Extra AWS tags on every resource, merged over project/stack/component/managed-by.",
     )
@@ -186,14 +197,6 @@ class StackConfig(Model):
             'inside the cluster. Needs a Route 53 hosted zone (README, "Public entry").'
         ),
     )
-
-    @field_validator("tags")
-    @classmethod
-    def _tags_are_valid(cls, tags: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in tags if not 0 < len(k) <= 128 or k.lower().startswith("aws:")]
-        if bad:
-            raise ValueError(f"tag keys must be 1-128 characters and not start with 'aws:' (bad: {bad})")
-        return tags
 
     @field_validator("cluster")
     @classmethod
@@ -494,7 +497,7 @@ class BootstrapConfig(Model):
             "and one runner project each. Default: staging and production."
         ),
     )
-    tags: dict[str, str] = Field(
+    tags: Tags = Field(
         default={},
         description="Extra AWS tags on every resource, merged over project/stack/component/managed-by.",
     )
@@ -545,14 +548,6 @@ class BootstrapConfig(Model):
                 "through the NAT gateways, whose addresses the clusters allowlist"
             )
         return value
-
-    @field_validator("tags")
-    @classmethod
-    def _tags_are_valid(cls, tags: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in tags if not 0 < len(k) <= 128 or k.lower().startswith("aws:")]
-        if bad:
-            raise ValueError(f"tag keys must be 1-128 characters and not start with 'aws:' (bad: {bad})")
-        return tags
 
 
 class BootstrapSettings(typing.NamedTuple):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pulumi
+import pydantic
 import pytest
 
 from components.testing import synth
@@ -180,3 +181,14 @@ def test_an_app_without_a_database_gets_neither_the_secret_nor_the_egress():
         {"aws:region": "us-east-1", "lmagent-infra:apps": {"lmagent-api": {}}, "lmagent-infra:databases": {}}
     )
     assert settings.config.apps["lmagent-api"].database is None
+
+
+@pytest.mark.parametrize("key", ["aws:cost-center", "AWS:team", "", "k" * 129])
+def test_both_configs_refuse_a_tag_key_aws_would_refuse(key: str) -> None:
+    from stacks.config import BootstrapConfig, StackConfig
+
+    github = {"owner": "acme", "repo": "infra"}
+    for config, data in ((StackConfig, {}), (BootstrapConfig, {"github": github})):
+        with pytest.raises(pydantic.ValidationError, match=r"tags\n.*tag keys must be 1-128 characters"):
+            config.model_validate({**data, "tags": {key: "x"}})
+        assert config.model_validate({**data, "tags": {"team": "x"}}).tags == {"team": "x"}
