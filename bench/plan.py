@@ -257,7 +257,7 @@ def _matches(rule: Rule, waiter: Resource, needed: Resource) -> bool:
     )
 
 
-def _custom_waits(resources: Sequence[Resource]) -> dict[str, set[str]]:
+def custom_waits(resources: Sequence[Resource]) -> dict[str, set[str]]:
     """Each custom resource's custom predecessors, looking through components and parents."""
     graph = waits_for(resources)
     custom = {r["urn"] for r in resources if r["custom"]}
@@ -283,7 +283,7 @@ def floor_graph(resources: Sequence[Resource], rules: Sequence[Rule] = RULES) ->
     """The unavoidable edges among `resources`: the declared ones a rule explains, and every pair
     an undeclared rule requires."""
     by_urn = {r["urn"]: r for r in resources}
-    declared = _custom_waits(resources)
+    declared = custom_waits(resources)
     customs = [r for r in resources if r["custom"]]
     graph: dict[str, set[str]] = {r["urn"]: set() for r in resources}
     for r in customs:

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from bench.plan import BEGIN, END, GOAL, floor_graph, into, measure
+from bench.plan import BEGIN, END, GOAL, custom_waits, floor_graph, into, measure
 from components.testing import synth
 from stacks import durations
 from stacks.__main__ import main
@@ -42,28 +42,6 @@ def _resource(
 
 def _seconds(table: Mapping[str, int]) -> Any:
     return lambda r: Estimate(table.get(r["urn"], 0), "test")
-
-
-def _custom_waits(resources: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
-    """Each custom resource's custom predecessors, looking through components (an independent walk)."""
-    graph = waits_for(resources)
-    custom = {r["urn"] for r in resources if r["custom"]}
-    out: dict[str, set[str]] = {}
-    for urn in custom:
-        seen: set[str] = set()
-        todo = list(graph[urn])
-        found: set[str] = set()
-        while todo:
-            d = todo.pop()
-            if d in seen:
-                continue
-            seen.add(d)
-            if d in custom:
-                found.add(d)
-            else:
-                todo.extend(graph[d])
-        out[urn] = found
-    return out
 
 
 # --- how the engine orders: checked against the SDK itself -----------------------------------
@@ -156,12 +134,13 @@ def test_waves_are_a_topological_order_of_the_recorded_graph(synthesized):
     custom = [r["urn"] for r in synthesized.resources if r["custom"]]
     assert sorted(where) == sorted(custom)  # every resource to create, in exactly one wave
     assert sum(len(w) for w in plan.waves) == len(custom)
-    for urn, before in _custom_waits(synthesized.resources).items():
+    waits = custom_waits(synthesized.resources)
+    for urn, before in waits.items():
         for dep in before:
             assert where[dep] < where[urn], f"{urn} is in wave {where[urn] + 1}, {dep} in {where[dep] + 1}"
     for i, wave in enumerate(plan.waves[1:], 1):  # and as early as it can be: each waits on the wave before
         for urn in wave:
-            assert any(where[d] == i - 1 for d in _custom_waits(synthesized.resources)[urn])
+            assert any(where[d] == i - 1 for d in waits[urn])
 
 
 def _longest_by_brute_force(edges: Mapping[str, set[str]], seconds: Mapping[str, int]) -> int:
@@ -211,7 +190,7 @@ def test_the_critical_path_of_each_stack_is_its_longest_by_the_table(synthesized
     assert plan.total == _longest_by_relaxation(synthesized.resources)
     steps = plan.path_steps()
     assert sum(s.seconds for s in steps) == plan.total
-    waits = _custom_waits(synthesized.resources)
+    waits = custom_waits(synthesized.resources)
     for before, after in itertools.pairwise(plan.critical_path):
         assert before in waits[after]
     assert steps[0].start == 0 and steps[-1].finish == plan.total
