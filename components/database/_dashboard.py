@@ -22,50 +22,42 @@ def database_dashboard(namespace: str) -> dict[str, Any]:
     def series(metric: str) -> str:
         return METRICS[metric][1] + sel
 
+    # Per series: its title, unit, what its alert does, and the axis bounds; laid out two a row.
+    charts: list[tuple[str, str, str, str, dict[str, int]]] = [
+        (
+            "FreeStorageSpace",
+            "Free storage",
+            "bytes",
+            "DatabaseStorageLow pages below its share of the allocated size.",
+            {},
+        ),
+        ("CPUUtilization", "CPU", "percent", "DatabaseCPUHigh warns above its threshold.", {"max": 100}),
+        (
+            "DatabaseConnections",
+            "Connections",
+            "short",
+            "DatabaseConnectionsHigh warns above its threshold.",
+            {},
+        ),
+        ("FreeableMemory", "Freeable memory", "bytes", "DatabaseMemoryLow warns below its threshold.", {}),
+    ]
     panels = [
         _panel(
             "timeseries",
-            "Free storage",
-            [_target(series("FreeStorageSpace"), _LEGEND)],
-            (0, 0, 12, 8),
-            "bytes",
-            description="FreeStorageSpace, minimum per minute. DatabaseStorageLow pages below its "
-            "share of the allocated size.",
+            title,
+            [_target(series(metric), _LEGEND)],
+            (12 * (i % 2), 8 * (i // 2), 12, 8),
+            unit,
+            description=f"{metric}, {METRICS[metric][0].lower()} per minute. {alert}",
             min=0,
-        ),
-        _panel(
-            "timeseries",
-            "CPU",
-            [_target(series("CPUUtilization"), _LEGEND)],
-            (12, 0, 12, 8),
-            "percent",
-            description="CPUUtilization, average per minute. DatabaseCPUHigh warns above its threshold.",
-            min=0,
-            max=100,
-        ),
-        _panel(
-            "timeseries",
-            "Connections",
-            [_target(series("DatabaseConnections"), _LEGEND)],
-            (0, 8, 12, 8),
-            "short",
-            description="DatabaseConnections, average per minute. DatabaseConnectionsHigh warns above "
-            "its threshold.",
-            min=0,
-        ),
-        _panel(
-            "timeseries",
-            "Freeable memory",
-            [_target(series("FreeableMemory"), _LEGEND)],
-            (12, 8, 12, 8),
-            "bytes",
-            description="FreeableMemory, average per minute. DatabaseMemoryLow warns below its threshold.",
-            min=0,
-        ),
+            **bounds,
+        )
+        for i, (metric, title, unit, alert, bounds) in enumerate(charts)
+    ] + [
         _panel(
             "stat",
             "Exporter up",
-            [_target(f'up{{job="{EXPORTER_JOB}", namespace="{namespace}"}}', "up")],
+            [_target(f"up{sel}", "up")],
             (0, 16, 6, 4),
             "short",
             description="1 while Prometheus scrapes the CloudWatch exporter; CloudWatchExporterDown "
