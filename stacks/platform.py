@@ -76,9 +76,7 @@ def build(settings: Settings) -> None:
         environment=cfg.environment,
         region=settings.region,
         secret=settings.secret,
-        irsa=lambda name, namespace, sa, policy: (
-            cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
-        ),
+        irsa=cluster.irsa_role,
         tags=tags,
         protect=cfg.protect,
         cluster_dns=cluster.addons["coredns"],
@@ -110,9 +108,7 @@ def build(settings: Settings) -> None:
             vpc_id=network.vpc_id,
             region=settings.region,
             owner_id=owner_id,
-            irsa=lambda name, namespace, sa, policy: (
-                cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
-            ),
+            irsa=cluster.irsa_role,
             cluster_dns=cluster.addons["coredns"],
             tags=tags,
             protect=cfg.protect,
@@ -172,9 +168,7 @@ def build(settings: Settings) -> None:
             namespace_ready=monitoring.namespace,
             crds=monitoring.crds,
             region=settings.region,
-            irsa=lambda name, namespace, sa, policy: (
-                cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
-            ),
+            irsa=cluster.irsa_role,
             provider=cluster.provider,
             cluster_dns=cluster.addons["coredns"],
         )
@@ -184,9 +178,7 @@ def build(settings: Settings) -> None:
             "external-secrets",
             provider=cluster.provider,
             region=settings.region,
-            irsa=lambda name, namespace, sa, policy: (
-                cluster.irsa_role(name, namespace, sa, policy_json=policy).arn
-            ),
+            irsa=cluster.irsa_role,
             secrets=[(databases[n].secret_arn, databases[n].key_arn) for n in used],
             namespaces=[ADMIN_NAMESPACE],
             depends_on=[cluster.addons["coredns"]],

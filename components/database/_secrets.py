@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pulumi
@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from components._helm import pinned_release
 from components._monitoring_network import RESTRICTED_NAMESPACE_LABELS, webhook_controller_policies
+from components.monitoring import IrsaRoleFactory, irsa_role_arn
 from components.versions import EXTERNAL_SECRETS
 
 __all__ = [
@@ -62,9 +63,6 @@ REFRESH_INTERVAL = "15m"
 
 _meta, _net = k8s.meta.v1, k8s.networking.v1
 
-#: A function making an IRSA role (name, namespace, service account, policy JSON) -> role ARN.
-Irsa = Callable[[str, str, str, pulumi.Input[str]], pulumi.Input[str]]
-
 
 class ExternalSecrets(pulumi.ComponentResource):
     """External Secrets Operator, its IRSA role, and a ClusterSecretStore limited to `namespaces`."""
@@ -81,7 +79,7 @@ class ExternalSecrets(pulumi.ComponentResource):
         *,
         provider: k8s.Provider,
         region: str,
-        irsa: Irsa,
+        irsa: IrsaRoleFactory,
         secrets: Sequence[tuple[pulumi.Input[str], pulumi.Input[str]]],
         namespaces: Sequence[str],
         depends_on: Sequence[pulumi.Resource] = (),
@@ -97,7 +95,10 @@ class ExternalSecrets(pulumi.ComponentResource):
         self._provider = provider
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=provider)
         statements = pulumi.Output.all(*[pulumi.Output.all(s, k) for s, k in secrets]).apply(_policy)
-        role_arn = irsa(f"{name}-operator", ESO_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, statements)
+        role_arn = irsa_role_arn(
+            f"ExternalSecrets {name!r}",
+            irsa(f"{name}-operator", ESO_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT, statements),
+        )
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
