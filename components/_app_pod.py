@@ -73,6 +73,18 @@ def hardened_container(uid: int = RUN_AS) -> k8s.core.v1.SecurityContextArgs:
     )
 
 
+def hardened_pod(uid: int = RUN_AS, *, fs_group: bool = False) -> k8s.core.v1.PodSecurityContextArgs:
+    """A pod's security context for Pod Security `restricted`: non-root `uid` (and group), the
+    runtime's seccomp profile; with `fs_group`, mounted volumes owned by that group too."""
+    return _core.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid if fs_group else None,
+        seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
 def deployment_spec(
     args: AppServiceArgs,
     name: str,
@@ -148,13 +160,7 @@ def deployment_spec(
         service_account_name=account,
         automount_service_account_token=False,
         termination_grace_period_seconds=args.termination_grace_period_seconds,
-        security_context=_core.PodSecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=RUN_AS,
-            run_as_group=RUN_AS,
-            fs_group=RUN_AS,
-            seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
-        ),
+        security_context=hardened_pod(fs_group=True),
         containers=[container],
         volumes=[
             _core.VolumeArgs(name="tmp", empty_dir=_core.EmptyDirVolumeSourceArgs(size_limit="64Mi")),

@@ -44,7 +44,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components._app_parts import EgressRule
-from components._app_pod import DATABASE_DIR, RUN_AS, AppDatabase, hardened_container
+from components._app_pod import DATABASE_DIR, AppDatabase, hardened_container, hardened_pod
 from components._monitoring_network import RESTRICTED_NAMESPACE_LABELS, dns_egress
 from components._nodegroups import POD_IDENTITY_SERVICE, service_trust
 from components.database._component import POSTGRES_PORT, PostgresDatabase
@@ -75,10 +75,6 @@ REPLACE_UNREADY = "pulumi.com/replaceUnready"
 #: the Amazon EKS Pod Identity Agent": 169.254.170.23 for IPv4, port 80).
 POD_IDENTITY_AGENT = "169.254.170.23/32"
 POD_IDENTITY_PORT = 80
-#: The Job runs as the apps' unprivileged UID, above 10000 so it is no user of the host or the image
-#: (the image's own `postgres` user is 70). psql needs no passwd entry: PGUSER and PGPASSWORD are
-#: set, so libpq looks up neither the OS user name nor ~/.pgpass.
-_POSTGRES_UID = RUN_AS
 _CA_DIR = "/var/run/secrets/lmagent/rds"
 #: Roles RDS and PostgreSQL reserve: `pg_*` is PostgreSQL's (CREATE ROLE refuses it), `rds*` is
 #: RDS's own (rdsadmin, rds_superuser, rds_iam, ...; RDS user guide, "Understanding PostgreSQL
@@ -284,6 +280,7 @@ class DatabaseUsers(pulumi.ComponentResource):
         # The name follows the SQL and the image: a change makes a new Job (a Job's pod template
         # cannot be changed), created before the old one is deleted.
         digest = hashlib.sha256(json.dumps([sql, POSTGRES_CLIENT_IMAGE]).encode()).hexdigest()[:8]
+        labels = {"app.kubernetes.io/name": "database-users", "lmagent.dev/database": key}
 
         def secret_env(var: str, field: str) -> k8s.core.v1.EnvVarArgs:
             return _core.EnvVarArgs(
@@ -314,7 +311,10 @@ class DatabaseUsers(pulumi.ComponentResource):
             resources=_core.ResourceRequirementsArgs(
                 requests={"cpu": "50m", "memory": "32Mi"}, limits={"cpu": "200m", "memory": "64Mi"}
             ),
-            security_context=hardened_container(_POSTGRES_UID),
+            # The apps' unprivileged UID (RUN_AS), above 10000 so it is no user of the host or the
+            # image (whose `postgres` user is 70). psql needs no passwd entry: PGUSER and PGPASSWORD
+            # are set, so libpq looks up neither the OS user name nor ~/.pgpass.
+            security_context=hardened_container(),
             volume_mounts=[_core.VolumeMountArgs(name="rds-ca", mount_path=_CA_DIR, read_only=True)],
         )
         return k8s.batch.v1.Job(
@@ -322,7 +322,7 @@ class DatabaseUsers(pulumi.ComponentResource):
             metadata=_meta.ObjectMetaArgs(
                 name=f"{key}-users-{digest}",
                 namespace=ADMIN_NAMESPACE,
-                labels={"app.kubernetes.io/name": "database-users", "lmagent.dev/database": key},
+                labels=labels,
                 # A Job that failed stays failed, and pulumi-kubernetes keeps awaiting a resource
                 # that was not ready: every later `pulumi up` (and a `pulumi refresh`) would fail
                 # on it until someone deleted it by hand. With this annotation the next update
@@ -336,19 +336,12 @@ class DatabaseUsers(pulumi.ComponentResource):
                 # Within pulumi-kubernetes' 10-minute wait for a Job, so a stuck run fails the update.
                 active_deadline_seconds=480,
                 template=_core.PodTemplateSpecArgs(
-                    metadata=_meta.ObjectMetaArgs(
-                        labels={"app.kubernetes.io/name": "database-users", "lmagent.dev/database": key}
-                    ),
+                    metadata=_meta.ObjectMetaArgs(labels=labels),
                     spec=_core.PodSpecArgs(
                         restart_policy="Never",
                         service_account_name=self._account.metadata.name,
                         automount_service_account_token=False,
-                        security_context=_core.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=_POSTGRES_UID,
-                            run_as_group=_POSTGRES_UID,
-                            seccomp_profile=_core.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
+                        security_context=hardened_pod(),
                         containers=[container],
                         volumes=[
                             _core.VolumeArgs(
