@@ -45,10 +45,11 @@ _SERVER = (
 )
 
 
-def _server_bin(name: str) -> str:
-    found = _SERVER / name
-    assert found.is_file(), f"PostgreSQL's {name} is not installed at {found}; run `make postgres-deps`"
-    return str(found)
+def _installed_server() -> Path:
+    """The installed build's root (bin, lib, share), or a failure saying how to install it."""
+    initdb = _SERVER / "initdb"
+    assert initdb.is_file(), f"PostgreSQL's initdb is not installed at {initdb}; run `make postgres-deps`"
+    return _SERVER.parent
 
 
 def _as_postgres(*command: str) -> list[str]:
@@ -60,16 +61,24 @@ def _as_postgres(*command: str) -> list[str]:
 def postgres() -> Iterator[tuple[str, int]]:
     """A PostgreSQL server on a Unix socket (trusted) and 127.0.0.1 (passwords), with RDS's
     `rds_iam` role and a master user like RDS's."""
+    server = _installed_server()
     root = Path(tempfile.mkdtemp(prefix="pg-", dir="/tmp"))  # the server user must reach it
     root.chmod(0o755)
     data, port = root / "data", free_port()
+    # A copy of the server beside its data: run as the `postgres` user, it could not reach the
+    # checkout's own copy when the checkout lies in a directory only its owner may enter.
+    shutil.copytree(server, root / "server", symlinks=True)
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
+
+    def server_bin(name: str) -> str:
+        return str(root / "server" / "bin" / name)
+
     try:
         subprocess.run(
             # Trust on the socket (the tests' own set-up), passwords on TCP (the service's login).
             _as_postgres(
-                _server_bin("initdb"),
+                server_bin("initdb"),
                 "-D",
                 str(data),
                 "--auth-local=trust",
@@ -83,7 +92,7 @@ def postgres() -> Iterator[tuple[str, int]]:
         options = f"-c listen_addresses=127.0.0.1 -c unix_socket_directories={root} -p {port}"
         subprocess.run(
             _as_postgres(
-                _server_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"
+                server_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"
             ),
             check=True,
             capture_output=True,
@@ -116,7 +125,7 @@ def postgres() -> Iterator[tuple[str, int]]:
         yield str(root), port
     finally:
         subprocess.run(
-            _as_postgres(_server_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
+            _as_postgres(server_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
